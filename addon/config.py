@@ -1,0 +1,128 @@
+"""Settings: `$INTERLOCK_HOME/config.toml`, validated by pydantic, overridden by mitmproxy options.
+
+The file is created on first start with a generated API key, so a newcomer never has to write
+one. Every key a user can set lives in `Settings`, with its default and its meaning.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+AuthMode = Literal["off", "strict", "all_except_health", "auto"]
+
+DEFAULT_PORT = 8045
+GEMINI_API_BASE = "https://generativelanguage.googleapis.com"
+
+
+class SettingsError(Exception):
+    """A setting is wrong; the message names the key and the file."""
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    port: int = Field(DEFAULT_PORT, ge=1, le=65535, description="listen port")
+    host: str = Field("127.0.0.1", description="listen address; 0.0.0.0 only via allow_lan_access")
+    allow_lan_access: bool = Field(False, description="bind 0.0.0.0 so other machines can use the gateway")
+    allow_insecure_lan: bool = Field(False, description="permit LAN access with auth_mode off")
+    auth_mode: AuthMode = Field("auto", description="off | strict | all_except_health | auto")
+    api_key: str = Field("", description="the key clients must send when auth is on")
+    upstream_timeout_s: float = Field(600.0, gt=0, description="whole upstream request")
+    first_byte_timeout_s: float = Field(300.0, gt=0, description="wait for the upstream's first byte")
+    keepalive_interval_s: float = Field(15.0, gt=0, description="ping the client while the upstream is silent")
+    max_attempts: int = Field(3, ge=1, le=10, description="upstream attempts per request")
+    max_body_mb: float = Field(32.0, gt=0, description="largest request body accepted")
+    gemini_base_url: str = Field(GEMINI_API_BASE, description="Gemini API base URL for API-key accounts")
+    model_mapping: dict[str, str] = Field(default_factory=dict, description="client model → upstream model; '*' wildcards")
+    monitor: bool = Field(True, description="interlock run starts mitmweb (True) or mitmdump (False)")
+    web_port: int = Field(8081, ge=1, le=65535, description="mitmweb UI port")
+
+    @field_validator("api_key")
+    @classmethod
+    def _key_has_no_spaces(cls, v: str) -> str:
+        if v != v.strip() or any(c.isspace() for c in v):
+            raise ValueError("must not contain whitespace")
+        return v
+
+    @field_validator("gemini_base_url")
+    @classmethod
+    def _is_http_url(cls, v: str) -> str:
+        if not v.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return v.rstrip("/")
+
+    @property
+    def effective_auth_mode(self) -> str:
+        if self.auth_mode != "auto":
+            return self.auth_mode
+        return "all_except_health" if self.allow_lan_access else "off"
+
+    @property
+    def bind_host(self) -> str:
+        return "0.0.0.0" if self.allow_lan_access else self.host
+
+
+def home_dir(explicit: str | os.PathLike | None = None) -> Path:
+    if explicit:
+        return Path(explicit).expanduser()
+    return Path(os.environ.get("INTERLOCK_HOME") or "~/.interlock").expanduser()
+
+
+def _describe(err: ValidationError, path: Path) -> str:
+    lines = [f"{path}: invalid settings"]
+    for e in err.errors():
+        key = ".".join(str(p) for p in e["loc"]) or "(file)"
+        msg = "unknown key" if e["type"] == "extra_forbidden" else e["msg"]
+        lines.append(f"  {key}: {msg}")
+    return "\n".join(lines)
+
+
+def validate(data: dict[str, Any], source: Path | str = "settings") -> Settings:
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as e:
+        raise SettingsError(_describe(e, Path(source))) from None
+
+
+def _first_config(key: str) -> str:
+    return f"""# interlock settings. Every key and its default: README.md, "Settings".
+# Clients send this key as `Authorization: Bearer …`, `x-api-key`, `x-goog-api-key` or `?key=`.
+api_key = "{key}"
+# auth_mode = "auto"          # off | strict | all_except_health | auto (auth on only with LAN access)
+# port = 8045
+# allow_lan_access = false
+# [model_mapping]
+# "gpt-4o*" = "gemini-2.5-flash"
+"""
+
+
+def load(home: Path) -> Settings:
+    """Read (creating on first start) `home/config.toml`."""
+    path = home / "config.toml"
+    if not path.exists():
+        home.mkdir(parents=True, exist_ok=True)
+        (home / "accounts").mkdir(exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(_first_config("sk-" + secrets.token_hex(24)))
+        os.chmod(tmp, 0o600)
+        tmp.replace(path)
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as e:
+        raise SettingsError(f"{path}: not valid TOML: {e}") from None
+    return validate(data, path)
+
+
+def key_hint(key: str) -> str:
+    """Enough of a key to recognise it, never enough to use it."""
+    if not key:
+        return "(none)"
+    if len(key) <= 10:
+        return key[:2] + "…"
+    return f"{key[:5]}…{key[-4:]}"

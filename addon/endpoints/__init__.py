@@ -1,0 +1,19 @@
+"""One module per family of endpoints: turn a routed client request into an `Answer`.
+
+`ENDPOINTS` maps the handler names of `routes.py` to their functions.
+"""
+
+from addon.endpoints import gemini, local
+
+ENDPOINTS = {
+    "health": local.health,
+    "head": local.head,
+    "telemetry": local.telemetry,
+    "list_models": local.list_models,
+    "list_models_anthropic": local.list_models_anthropic,
+    "list_models_gemini": local.list_models_gemini,
+    "get_model": local.get_model,
+    "get_model_gemini": local.get_model_gemini,
+    "detect_model": local.detect_model,
+    "gemini": gemini.call,
+}

@@ -1,0 +1,81 @@
+"""The live parts of one gateway process: pool, dispatcher, bridge, and in demo mode the
+simulator. Started once, before the first request is served; closed at shutdown.
+
+Demo mode (asked for, or no account configured) uses two demo keys; when the upstream would be
+the real Gemini API it also starts the built-in simulator in-process and sends them there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from addon.config import GEMINI_API_BASE, Settings
+from addon.exchange import Services
+from addon.models import ModelMap
+from addon.pool.accounts import Account, load_dir
+from addon.pool.scheduler import Pool
+from addon.upstream.bridge import Bridge
+from addon.upstream.dispatcher import Dispatcher
+from addon.upstream.gemini_api import GeminiApiProvider
+
+log = logging.getLogger(__name__)
+
+DEMO_KEYS = ("demo-key-1", "demo-key-2")
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    home: Path
+    base_url: str
+    demo: bool = False
+    verify_tls: bool = True
+    services: Services | None = None
+    bridge: Bridge = field(default_factory=Bridge)
+    simulator: object | None = None
+    account_problems: list[str] = field(default_factory=list)
+    _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @property
+    def started(self) -> bool:
+        return self.services is not None
+
+    async def start(self) -> Services:
+        async with self._lock:
+            if self.services is not None:
+                return self.services
+            base_url = self.base_url
+            accounts, self.account_problems = load_dir(self.home / "accounts")
+            if self.demo or not accounts:
+                if not self.demo:
+                    log.warning("interlock: no account configured; running in demo mode")
+                self.demo = True
+                if base_url.rstrip("/") == GEMINI_API_BASE:
+                    from addon.simulator import Simulator
+
+                    sim = Simulator()
+                    await sim.start(host="127.0.0.1", port=0)
+                    self.simulator = sim
+                    base_url = sim.url
+                accounts = [Account(f"demo-{i}", "gemini_api_key", key, f"demo-{i}")
+                            for i, key in enumerate(DEMO_KEYS, 1)]
+            provider = GeminiApiProvider(base_url)
+            pool = Pool(accounts)
+            dispatcher = Dispatcher(pool, lambda account: provider, max_attempts=self.settings.max_attempts,
+                                    first_byte_timeout_s=self.settings.first_byte_timeout_s,
+                                    verify_tls=self.verify_tls)
+            await self.bridge.start()
+            self.services = Services(self.settings, ModelMap(self.settings.model_mapping), pool, dispatcher,
+                                     demo=self.demo)
+            return self.services
+
+    async def close(self) -> None:
+        await self.bridge.close()
+        if self.services is not None:
+            await self.services.dispatcher.aclose()
+        if self.simulator is not None:
+            await self.simulator.close()
+        self.services = None

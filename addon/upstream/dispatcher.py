@@ -1,0 +1,212 @@
+"""All upstream I/O: the attempt loop over the pool, with cooldowns from the upstream's hints.
+
+An attempt fails over to another account on 401/403/408/429/5xx/529, on transport errors, and
+on a stream that errors or ends before its first event. A hint of at most two seconds retries
+the same account after the wait. Once an attempt has produced its first event it is handed to
+the caller, and no retry happens after that.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+
+import httpx
+
+from addon.errors import AttemptRecord, PoolExhausted, UpstreamError
+from addon.pool.accounts import Account
+from addon.pool.scheduler import Pool
+from addon.upstream.cooldown import UpstreamFault
+from addon.upstream.provider import Provider, UpstreamCall, UpstreamEvents
+
+log = logging.getLogger(__name__)
+
+RETRYABLE_STATUS = frozenset({401, 403, 408, 429, 500, 502, 503, 504, 529})
+SAME_ACCOUNT_WAIT_S = 2.0
+
+
+class _AttemptFailed(Exception):
+    def __init__(self, status: int | None, reason: str, fault: UpstreamFault | None = None) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+        self.fault = fault
+
+
+@dataclass
+class UpstreamStream:
+    """An upstream stream that has produced its first event; iterate `events()` once."""
+
+    account: Account
+    url: str
+    attempts: list[AttemptRecord]
+    _first: list[dict]
+    _chunks: AsyncIterator[bytes]
+    _decoder: UpstreamEvents
+    _response: httpx.Response
+    started: float = field(default_factory=time.monotonic)
+
+    async def events(self) -> AsyncIterator[dict]:
+        try:
+            for event in self._first:
+                _raise_if_error(event)
+                yield event
+            try:
+                async for chunk in self._chunks:
+                    for event in self._decoder.feed(chunk):
+                        _raise_if_error(event)
+                        yield event
+            except httpx.HTTPError as e:
+                raise UpstreamError(f"upstream stream broke: {type(e).__name__}", status=502) from None
+            for event in self._decoder.close():
+                _raise_if_error(event)
+                yield event
+        finally:
+            await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._response.aclose()
+
+
+def _raise_if_error(event: dict) -> None:
+    err = event.get("error")
+    if isinstance(err, dict):
+        status = err.get("code") if isinstance(err.get("code"), int) else 502
+        raise UpstreamError(str(err.get("message") or "upstream error"), status=status)
+
+
+class Dispatcher:
+    def __init__(self, pool: Pool, provider_for: Callable[[Account], Provider], *, max_attempts: int = 3,
+                 first_byte_timeout_s: float = 300.0, connect_timeout_s: float = 15.0,
+                 verify_tls: bool = True) -> None:
+        self.pool = pool
+        self.provider_for = provider_for
+        self.max_attempts = max_attempts
+        self.first_byte_timeout_s = first_byte_timeout_s
+        self.client = httpx.AsyncClient(
+            timeout=httpx.Timeout(connect=connect_timeout_s, read=first_byte_timeout_s, write=60.0, pool=None),
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=32, keepalive_expiry=30.0),
+            verify=verify_tls, trust_env=False, follow_redirects=False)
+
+    async def aclose(self) -> None:
+        await self.client.aclose()
+
+    async def open_stream(self, call: UpstreamCall, *, gone: Callable[[], bool] = lambda: False) -> UpstreamStream:
+        async def first_event(account: Account, provider: Provider, url: str, resp: httpx.Response,
+                              attempts: list[AttemptRecord]) -> UpstreamStream:
+            decoder = provider.events()
+            chunks = resp.aiter_bytes()
+            first: list[dict] = []
+            async for chunk in chunks:
+                if first := decoder.feed(chunk):
+                    break
+            else:
+                first = decoder.close()
+            if not first:
+                raise _AttemptFailed(502, "stream ended before its first event")
+            err = first[0].get("error")
+            if isinstance(err, dict):
+                fault = provider.read_fault(int(err.get("code") or 502), {}, json.dumps(first[0]).encode())
+                raise _AttemptFailed(fault.status, fault.message, fault)
+            return UpstreamStream(account, url, attempts, first, chunks, decoder, resp)
+
+        return await self._attempt_loop(call, first_event, stream=True, gone=gone)
+
+    async def unary(self, call: UpstreamCall, *, gone: Callable[[], bool] = lambda: False
+                    ) -> tuple[dict, Account, list[AttemptRecord]]:
+        async def body(account: Account, provider: Provider, url: str, resp: httpx.Response,
+                       attempts: list[AttemptRecord]) -> tuple[dict, Account, list[AttemptRecord]]:
+            data = await resp.aread()
+            try:
+                doc = json.loads(data)
+            except ValueError:
+                raise _AttemptFailed(502, "upstream answered with invalid JSON") from None
+            return doc, account, attempts
+
+        return await self._attempt_loop(call, body, stream=False, gone=gone)
+
+    async def _attempt_loop[T](self, call: UpstreamCall, on_ok: Callable[..., Awaitable[T]], *,
+                               stream: bool, gone: Callable[[], bool]) -> T:
+        attempts: list[AttemptRecord] = []
+        tried: list[str] = []
+        retry_same: Account | None = None
+        last_fault: UpstreamFault | None = None
+        for _ in range(self.max_attempts):
+            if gone():
+                break
+            account = retry_same or self.pool.pick(call.model, exclude=tried)
+            retry_same = None
+            if account is None:
+                break
+            provider = self.provider_for(account)
+            req = provider.request(account, call)
+            resp: httpx.Response | None = None
+            try:
+                async with asyncio.timeout(self.first_byte_timeout_s):
+                    resp = await self.client.send(
+                        self.client.build_request(req.method, req.url, headers=req.headers, content=req.body),
+                        stream=True)
+                    if resp.status_code != 200:
+                        body = await resp.aread()
+                        fault = provider.read_fault(resp.status_code, resp.headers, body)
+                        raise _AttemptFailed(resp.status_code, fault.message, fault)
+                    result = await on_ok(account, provider, req.url, resp, attempts)
+            except _AttemptFailed as failure:
+                if resp is not None:
+                    await resp.aclose()
+                fault = failure.fault
+                if failure.status is not None and failure.status not in RETRYABLE_STATUS:
+                    attempts.append(AttemptRecord(account.label, failure.status, failure.reason))
+                    raise UpstreamError(failure.reason, status=failure.status,
+                                        headers=_attempt_header(attempts)) from None
+                last_fault = fault or last_fault
+                hint = fault.retry_after_s if fault else None
+                model_scope = call.model if fault is not None and fault.per_model else None
+                waited = self.pool.cool_down(account, model_scope, hint, failure.reason)
+                attempts.append(AttemptRecord(account.label, failure.status, _short(failure.reason), waited))
+                tried.append(account.id)
+                if hint is not None and hint <= SAME_ACCOUNT_WAIT_S:
+                    await asyncio.sleep(hint)
+                    retry_same = account
+                continue
+            except (httpx.HTTPError, TimeoutError) as e:
+                if resp is not None:
+                    await resp.aclose()
+                reason = "no first byte in time" if isinstance(e, TimeoutError) else type(e).__name__
+                waited = self.pool.cool_down(account, None, None, reason)
+                attempts.append(AttemptRecord(account.label, None, reason, waited))
+                tried.append(account.id)
+                continue
+            except BaseException:
+                if resp is not None:
+                    await resp.aclose()
+                raise
+            self.pool.succeeded(account)
+            attempts.append(AttemptRecord(account.label, 200, ""))
+            return result
+        raise self._exhausted(call.model, attempts, last_fault)
+
+    def _exhausted(self, model: str, attempts: list[AttemptRecord], fault: UpstreamFault | None) -> PoolExhausted:
+        if not self.pool.usable():
+            return PoolExhausted("no enabled upstream account is configured", attempts=attempts)
+        wait = self.pool.soonest_ready(model)
+        if wait is not None and (wait > 0 or (fault is not None and fault.status == 429)):
+            err = PoolExhausted(f"every account is cooling down for {model}", retry_after_s=max(wait, 1.0),
+                                attempts=attempts)
+        else:
+            err = PoolExhausted(f"the upstream failed {len(attempts)} attempt(s)", attempts=attempts)
+        err.headers.update(_attempt_header(attempts))
+        return err
+
+
+def _short(reason: str) -> str:
+    first = reason.strip().splitlines()[0] if reason.strip() else ""
+    return first[:160]
+
+
+def _attempt_header(attempts: list[AttemptRecord]) -> dict[str, str]:
+    return {"x-interlock-attempts": ",".join(str(a.status or "transport") for a in attempts)}
