@@ -95,18 +95,17 @@ class PoolExhausted(GatewayError):
     message: str = "no upstream account could serve this request"
     retry_after_s: float | None = None
     attempts: list[AttemptRecord] = field(default_factory=list)
+    rate_limited: bool = True
 
     def __post_init__(self) -> None:
         tried = "; ".join(a.describe() for a in self.attempts)
         full = f"{self.message}. Tried: {tried}" if tried else self.message
         GatewayError.__init__(self, full)
+        limited = self.rate_limited and self.retry_after_s is not None
+        self.status = 429 if limited else 503
+        self.kind = "rate_limit_error" if limited else "overloaded_error"
         if self.retry_after_s is not None:
-            self.status = 429
-            self.kind = "rate_limit_error"
             self.headers["retry-after"] = str(min(120, max(1, math.ceil(self.retry_after_s))))
-        else:
-            self.status = 503
-            self.kind = "overloaded_error"
 
 
 _GOOGLE_STATUS = {

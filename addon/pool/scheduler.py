@@ -20,6 +20,7 @@ Clock = Callable[[], float]
 class Cooldown:
     until: float
     reason: str
+    rate_limited: bool = False
 
 
 class Pool:
@@ -58,13 +59,14 @@ class Pool:
         self._last_used[chosen.id] = self._clock()
         return chosen
 
-    def cool_down(self, account: Account, model: str | None, seconds: float | None, reason: str) -> float:
+    def cool_down(self, account: Account, model: str | None, seconds: float | None, reason: str,
+                  rate_limited: bool = False) -> float:
         """Bench `account` (for `model` only, if given). No hint → 1 s, 2 s, 4 s … up to 60 s."""
         if seconds is None:
             strikes = self._strikes.get(account.id, 0)
             self._strikes[account.id] = strikes + 1
             seconds = min(60.0, 2.0 ** strikes)
-        self._cooldowns[(account.id, model)] = Cooldown(self._clock() + seconds, reason)
+        self._cooldowns[(account.id, model)] = Cooldown(self._clock() + seconds, reason, rate_limited)
         return seconds
 
     def succeeded(self, account: Account) -> None:
@@ -77,3 +79,8 @@ class Pool:
             cd = self.cooling(a, model)
             waits.append(cd.until - self._clock() if cd else 0.0)
         return min(waits) if waits else None
+
+    def rate_limited(self, model: str) -> bool:
+        """True when every enabled account is cooling down for `model` because of a rate limit."""
+        states = [self.cooling(a, model) for a in self.usable()]
+        return bool(states) and all(cd is not None and cd.rate_limited for cd in states)

@@ -134,7 +134,6 @@ class Dispatcher:
         attempts: list[AttemptRecord] = []
         tried: list[str] = []
         retry_same: Account | None = None
-        last_fault: UpstreamFault | None = None
         for _ in range(self.max_attempts):
             if gone():
                 break
@@ -163,10 +162,10 @@ class Dispatcher:
                     attempts.append(AttemptRecord(account.label, failure.status, failure.reason))
                     raise UpstreamError(failure.reason, status=failure.status,
                                         headers=_attempt_header(attempts)) from None
-                last_fault = fault or last_fault
                 hint = fault.retry_after_s if fault else None
                 model_scope = call.model if fault is not None and fault.per_model else None
-                waited = self.pool.cool_down(account, model_scope, hint, failure.reason)
+                waited = self.pool.cool_down(account, model_scope, hint, failure.reason,
+                                             rate_limited=failure.status == 429)
                 attempts.append(AttemptRecord(account.label, failure.status, _short(failure.reason), waited))
                 tried.append(account.id)
                 if hint is not None and hint <= SAME_ACCOUNT_WAIT_S:
@@ -188,17 +187,20 @@ class Dispatcher:
             self.pool.succeeded(account)
             attempts.append(AttemptRecord(account.label, 200, ""))
             return result
-        raise self._exhausted(call.model, attempts, last_fault)
+        raise self._exhausted(call.model, attempts)
 
-    def _exhausted(self, model: str, attempts: list[AttemptRecord], fault: UpstreamFault | None) -> PoolExhausted:
+    def _exhausted(self, model: str, attempts: list[AttemptRecord]) -> PoolExhausted:
+        """429 when the accounts are rate limited (with the wait), 503 when the upstream failed."""
         if not self.pool.usable():
             return PoolExhausted("no enabled upstream account is configured", attempts=attempts)
         wait = self.pool.soonest_ready(model)
-        if wait is not None and (wait > 0 or (fault is not None and fault.status == 429)):
-            err = PoolExhausted(f"every account is cooling down for {model}", retry_after_s=max(wait, 1.0),
-                                attempts=attempts)
+        limited = any(a.status == 429 for a in attempts) or (not attempts and self.pool.rate_limited(model))
+        if limited:
+            message = f"every account is rate limited for {model}"
         else:
-            err = PoolExhausted(f"the upstream failed {len(attempts)} attempt(s)", attempts=attempts)
+            message = f"the upstream failed {len(attempts)} attempt(s)"
+        err = PoolExhausted(message, retry_after_s=max(wait, 1.0) if wait is not None else None,
+                            attempts=attempts, rate_limited=limited)
         err.headers.update(_attempt_header(attempts))
         return err
 
