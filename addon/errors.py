@@ -149,7 +149,7 @@ def envelope(protocol: Protocol, status: int, message: str, *, param: str | None
 
 def error_headers(status: int, extra: dict[str, str] | None = None) -> dict[str, str]:
     headers = {"content-type": "application/json"}
-    if 400 <= status < 500 and status not in (408, 409, 429):
+    if (400 <= status < 500 and status not in (408, 409, 429)) or status == 501:
         headers["x-should-retry"] = "false"
     headers.update(extra or {})
     if status == 429 and "retry-after" not in headers:

@@ -12,10 +12,12 @@ import typing
 from pathlib import Path
 from urllib.parse import parse_qsl
 
-if __package__ in (None, ""):  # loaded by path with `-s addon/gateway.py`
+try:
+    import addon  # noqa: F401
+except ImportError:  # loaded by path (`-s addon/gateway.py`) from an environment without interlock installed
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mitmproxy import ctx, exceptions, http
+from mitmproxy import exceptions, http
 from mitmproxy.proxy.mode_specs import ProxyMode, ReverseMode
 
 from addon import config, exchange, monitor, security
@@ -31,14 +33,18 @@ OPTIONS: list[tuple[str, type, typing.Any, str]] = [
     ("allow_insecure_lan", bool, False, "permit LAN access with auth off"),
     ("max_attempts", int, 3, "upstream attempts per request"),
     ("first_byte_timeout_s", float, 300.0, "seconds to wait for an upstream's first byte"),
+    ("upstream_timeout_s", float, 600.0, "seconds one upstream request may take in all"),
     ("keepalive_interval_s", float, 15.0, "seconds of upstream silence before a keep-alive"),
     ("gemini_base_url", str, config.GEMINI_API_BASE, "Gemini API base URL (default: the reverse target)"),
 ]
 _METHODS = frozenset({"GET", "POST", "HEAD", "OPTIONS", "DELETE", "PUT", "PATCH"})
 
 
-def _reverse_target() -> str | None:
-    for spec in ctx.options.mode:
+log = logging.getLogger("interlock")
+
+
+def _reverse_target(options) -> str | None:
+    for spec in options.mode:
         mode = ProxyMode.parse(spec)
         if isinstance(mode, ReverseMode):
             scheme = "https" if mode.scheme in ("https", "http3", "tls") else "http"
@@ -48,55 +54,56 @@ def _reverse_target() -> str | None:
     return None
 
 
-def _listen_hosts() -> list[str]:
-    hosts = []
-    for spec in ctx.options.mode:
-        mode = ProxyMode.parse(spec)
-        hosts.append(mode.listen_host(ctx.options.listen_host))
-    return hosts
+def _listen_hosts(options) -> list[str]:
+    return [ProxyMode.parse(spec).listen_host(options.listen_host) for spec in options.mode]
 
 
 class Gateway:
     def __init__(self) -> None:
         self.runtime: Runtime | None = None
+        self.options = None
 
     def load(self, loader) -> None:
+        self.options = loader.master.options  # not `ctx.options`: tests run several masters at once
         loader.add_option("interlock_home", str, "", "interlock data directory (default $INTERLOCK_HOME or ~/.interlock)")
         loader.add_option("interlock_demo", bool, False, "serve from the built-in simulator with demo accounts")
         for name, kind, default, help_text in OPTIONS:
             loader.add_option(name, kind, default, help_text)
 
     def configure(self, updated: set[str]) -> None:
+        opts = self.options
         if self.runtime is not None and self.runtime.started:
             if updated & ({n for n, *_ in OPTIONS} | {"interlock_home", "interlock_demo"}):
-                ctx.log.warning("interlock: settings changed while running take effect after a restart")
+                log.warning("interlock: settings changed while running take effect after a restart")
             return
-        home = config.home_dir(ctx.options.interlock_home or None)
+        home = config.home_dir(opts.interlock_home or None)
         try:
             data = config.load(home).model_dump()
             for name, *_ in OPTIONS:
-                if ctx.options.has_changed(name):
-                    data[name] = getattr(ctx.options, name)
+                if opts.has_changed(name):
+                    data[name] = getattr(opts, name)
             settings = config.validate(data, home / "config.toml")
-            for warning in security.check_startup(settings.effective_auth_mode, settings.api_key, _listen_hosts(),
-                                                  settings.allow_lan_access, settings.allow_insecure_lan):
-                ctx.log.warning(warning)
+            for warning in security.check_startup(settings.effective_auth_mode, settings.api_key,
+                                                  _listen_hosts(opts), settings.allow_lan_access,
+                                                  settings.allow_insecure_lan):
+                log.warning(warning)
         except (config.SettingsError, security.StartupRefused) as e:
             raise exceptions.OptionsError(f"interlock: {e}") from None
         base_url = settings.gemini_base_url
-        if not ctx.options.has_changed("gemini_base_url") and base_url == config.GEMINI_API_BASE:
-            base_url = _reverse_target() or base_url
-        self.runtime = Runtime(settings, home, base_url, demo=ctx.options.interlock_demo,
-                               verify_tls=not ctx.options.ssl_insecure)
+        if not opts.has_changed("gemini_base_url") and base_url == config.GEMINI_API_BASE:
+            base_url = _reverse_target(opts) or base_url
+        self.runtime = Runtime(settings, home, base_url, demo=opts.interlock_demo,
+                               verify_tls=not opts.ssl_insecure)
 
     async def running(self) -> None:
-        ctx.options.connection_strategy = "lazy"
-        ctx.options.tcp_timeout = max(ctx.options.tcp_timeout, 660)
+        longest = self.runtime.settings.upstream_timeout_s if self.runtime else 600
+        self.options.update(connection_strategy="lazy",
+                            tcp_timeout=max(self.options.tcp_timeout, int(longest) + 60))
         logging.getLogger("httpx").setLevel(logging.WARNING)
         if self.runtime is not None:
             await self.runtime.start()
             for problem in self.runtime.account_problems:
-                ctx.log.warning(f"interlock: {problem}")
+                log.warning(f"interlock: {problem}")
 
     async def request(self, flow: http.HTTPFlow) -> None:
         if flow.response is not None or "interlock_park" in flow.metadata or self.runtime is None:

@@ -66,6 +66,7 @@ class Runtime:
             pool = Pool(accounts)
             dispatcher = Dispatcher(pool, lambda account: provider, max_attempts=self.settings.max_attempts,
                                     first_byte_timeout_s=self.settings.first_byte_timeout_s,
+                                    upstream_timeout_s=self.settings.upstream_timeout_s,
                                     verify_tls=self.verify_tls)
             await self.bridge.start()
             self.services = Services(self.settings, ModelMap(self.settings.model_mapping), pool, dispatcher,

@@ -12,6 +12,15 @@ from harness import RunningGateway, write_home  # noqa: E402
 API_KEY = "sk-test-0123456789abcdef"
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _no_real_home(tmp_path_factory):
+    """Nothing a test starts may read or write the developer's ~/.interlock."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("INTERLOCK_HOME", str(tmp_path_factory.mktemp("default-home")))
+    yield
+    mp.undo()
+
+
 @pytest.fixture
 def start_gateway(tmp_path):
     """Factory: start_gateway(keys=[…], settings={…}, options={…}) → a RunningGateway."""

@@ -59,7 +59,10 @@ class FlowRecorder:
 
 
 class RunningGateway:
-    """Start with `RunningGateway(home).start()`; `stop()` when done (the fixture does it)."""
+    """Start with `RunningGateway(home).start()`; `stop()` when done (the fixture does it).
+
+    One at a time per process: mitmproxy hands every flow to its process-global master.
+    """
 
     def __init__(self, home: Path, options: dict[str, Any] | None = None, listen_host: str = "127.0.0.1") -> None:
         self.home = home
@@ -112,9 +115,9 @@ class RunningGateway:
         await self.sim.start(host="127.0.0.1", port=0)
         opts = Options(mode=[f"reverse:{self.sim.url}@{self.listen_host}:0"])
         self.master = DumpMaster(opts, with_termlog=False, with_dumper=False)
+        self.master.options.update_defer(interlock_home=str(self.home), **self.options)
         self.addon = Gateway()
         self.master.addons.add(self.addon, self.recorder)
-        self.master.options.update(interlock_home=str(self.home), **self.options)
         task = asyncio.ensure_future(self.master.run())
         proxy = self.master.addons.get("proxyserver")
         deadline = time.monotonic() + 15

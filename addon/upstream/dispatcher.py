@@ -13,7 +13,7 @@ import json
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import httpx
 
@@ -48,7 +48,7 @@ class UpstreamStream:
     _chunks: AsyncIterator[bytes]
     _decoder: UpstreamEvents
     _response: httpx.Response
-    started: float = field(default_factory=time.monotonic)
+    deadline: float = float("inf")
 
     async def events(self) -> AsyncIterator[dict]:
         try:
@@ -57,6 +57,8 @@ class UpstreamStream:
                 yield event
             try:
                 async for chunk in self._chunks:
+                    if time.monotonic() > self.deadline:
+                        raise UpstreamError("the upstream exceeded upstream_timeout_s", status=504)
                     for event in self._decoder.feed(chunk):
                         _raise_if_error(event)
                         yield event
@@ -81,12 +83,13 @@ def _raise_if_error(event: dict) -> None:
 
 class Dispatcher:
     def __init__(self, pool: Pool, provider_for: Callable[[Account], Provider], *, max_attempts: int = 3,
-                 first_byte_timeout_s: float = 300.0, connect_timeout_s: float = 15.0,
-                 verify_tls: bool = True) -> None:
+                 first_byte_timeout_s: float = 300.0, upstream_timeout_s: float = 600.0,
+                 connect_timeout_s: float = 15.0, verify_tls: bool = True) -> None:
         self.pool = pool
         self.provider_for = provider_for
         self.max_attempts = max_attempts
         self.first_byte_timeout_s = first_byte_timeout_s
+        self.upstream_timeout_s = upstream_timeout_s
         self.client = httpx.AsyncClient(
             timeout=httpx.Timeout(connect=connect_timeout_s, read=first_byte_timeout_s, write=60.0, pool=None),
             limits=httpx.Limits(max_connections=None, max_keepalive_connections=32, keepalive_expiry=30.0),
@@ -112,7 +115,8 @@ class Dispatcher:
             if isinstance(err, dict):
                 fault = provider.read_fault(int(err.get("code") or 502), {}, json.dumps(first[0]).encode())
                 raise _AttemptFailed(fault.status, fault.message, fault)
-            return UpstreamStream(account, url, attempts, first, chunks, decoder, resp)
+            return UpstreamStream(account, url, attempts, first, chunks, decoder, resp,
+                                  deadline=time.monotonic() + self.upstream_timeout_s)
 
         return await self._attempt_loop(call, first_event, stream=True, gone=gone)
 
