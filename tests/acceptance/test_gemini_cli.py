@@ -1,0 +1,193 @@
+"""Acceptance: the real Gemini CLI (npm `@google/gemini-cli`, pinned) against the gateway run as a user runs it.
+
+The gateway is a `mitmdump -s addon/gateway.py … --set interlock_demo=true` subprocess (demo mode: the
+built-in simulator answers, no network). The CLI runs headless under `env -i` with a throw-away HOME whose
+settings.json selects API-key auth and turns usage statistics and telemetry off (reference/clients.md §4, §7).
+The CLI exits 0 even when the model call failed, so every check is on its `--output-format json` output.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from clients import INSTALL_TIMEOUT_S, REPO, ensure_npm_client, node_bin_dir  # noqa: E402
+
+GEMINI_CLI = ("@google/gemini-cli", "0.61.0")
+MODEL = "gemini-2.5-flash"  # pinned with -m: no router call, one streamGenerateContent per turn
+UPSTREAM = "https://generativelanguage.googleapis.com"
+HEALTH_TIMEOUT_S = 30
+CLI_TIMEOUT_S = 90
+SETTINGS = {
+    "security": {"auth": {"selectedType": "gemini-api-key"}},  # else GOOGLE_GEMINI_BASE_URL ⇒ auth "gateway" ⇒ exit 41
+    "privacy": {"usageStatisticsEnabled": False},  # no Clearcut calls to play.googleapis.com
+    "telemetry": {"enabled": False},
+}
+
+pytestmark = [pytest.mark.acceptance, pytest.mark.timeout(INSTALL_TIMEOUT_S + 300)]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _get(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+@dataclass
+class Gateway:
+    url: str
+    proc: subprocess.Popen
+    log: Path
+
+    def log_tail(self, chars: int = 4000) -> str:
+        try:
+            return self.log.read_text(errors="replace")[-chars:]
+        except OSError:
+            return ""
+
+
+@pytest.fixture(scope="session")
+def gemini_bin() -> Path:
+    return ensure_npm_client(*GEMINI_CLI)
+
+
+@pytest.fixture(scope="module")
+def live_gateway(tmp_path_factory) -> Gateway:
+    root = tmp_path_factory.mktemp("gemini-gateway")
+    port = _free_port()
+    log = root / "mitmdump.log"
+    cmd = [str(REPO / ".venv" / "bin" / "mitmdump"), "-q", "-s", str(REPO / "addon" / "gateway.py"),
+           "--mode", f"reverse:{UPSTREAM}@127.0.0.1:{port}",
+           "--set", f"interlock_home={root / 'interlock-home'}", "--set", "interlock_demo=true"]
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+                                cwd=root, start_new_session=True)
+    gw = Gateway(f"http://127.0.0.1:{port}", proc, log)
+    try:
+        started = time.monotonic()
+        while True:
+            if proc.poll() is not None:
+                pytest.fail(f"gateway exited with {proc.returncode} during start-up: {' '.join(cmd)}\n{gw.log_tail()}")
+            try:
+                if _get(gw.url + "/healthz") == 200:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() - started > HEALTH_TIMEOUT_S:
+                pytest.fail(f"gateway: no 200 from /healthz within {HEALTH_TIMEOUT_S} s\n{gw.log_tail()}")
+            time.sleep(0.2)
+        print(f"[acceptance] gateway healthy after {time.monotonic() - started:.1f} s", file=sys.stderr)
+        yield gw
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+                pytest.fail(f"gateway ignored SIGTERM for 15 s\n{gw.log_tail()}")
+
+
+@pytest.fixture(scope="module")
+def gemini_home(tmp_path_factory) -> Path:
+    home = tmp_path_factory.mktemp("gemini-home")
+    (home / ".gemini").mkdir()
+    (home / ".gemini" / "settings.json").write_text(json.dumps(SETTINGS))
+    return home
+
+
+@dataclass
+class CliRun:
+    out: dict | None
+    stdout: str
+    stderr: str
+    returncode: int | None
+    seconds: float
+
+    def report(self, gw: Gateway) -> str:
+        return (f"exit {self.returncode} after {self.seconds:.1f} s\n--- stdout\n{self.stdout[-6000:]}\n"
+                f"--- stderr\n{self.stderr[-4000:]}\n--- gateway log\n{gw.log_tail()}")
+
+
+def run_gemini(bin_dir: Path, home: Path, gw: Gateway, cwd: Path, prompt: str) -> CliRun:
+    path = [str(bin_dir)] + ([str(node_bin_dir())] if node_bin_dir() else []) + ["/usr/bin", "/bin"]
+    env = {  # the whole environment, as with `env -i`
+        "PATH": os.pathsep.join(dict.fromkeys(path)), "HOME": str(home), "TERM": "xterm",
+        "GEMINI_API_KEY": "test-key", "GOOGLE_GEMINI_BASE_URL": gw.url,  # no /v1beta: the SDK adds it
+    }
+    cmd = [str(bin_dir / "gemini"), "-p", prompt, "-m", MODEL, "--output-format", "json", "--skip-trust"]
+    started = time.monotonic()
+    # Own session: the CLI re-spawns itself as a child node process; on a timeout kill our whole group.
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        stdout, stderr = proc.communicate(timeout=CLI_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        stdout, stderr = proc.communicate()
+        stderr += f"\n[acceptance] killed after {CLI_TIMEOUT_S} s"
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # leftovers of our own process group, if any
+        except ProcessLookupError:
+            pass
+    seconds = time.monotonic() - started
+    try:
+        out = json.loads(stdout)
+    except ValueError:
+        out = None
+    print(f"[acceptance] gemini -p {prompt[:40]!r}: {seconds:.1f} s", file=sys.stderr)
+    return CliRun(out, stdout, stderr, proc.returncode, seconds)
+
+
+def _api_stats(run: CliRun) -> dict:
+    return run.out["stats"]["models"][MODEL]["api"]
+
+
+def test_one_shot_prompt(gemini_bin, gemini_home, live_gateway, tmp_path):
+    run = run_gemini(gemini_bin, gemini_home, live_gateway, tmp_path, "say hi")
+    assert isinstance(run.out, dict), f"no JSON on stdout\n{run.report(live_gateway)}"
+    assert "error" not in run.out, run.report(live_gateway)
+    response = run.out.get("response")
+    assert isinstance(response, str) and response.strip(), run.report(live_gateway)
+    # One streamGenerateContent, no retries (a missing finishReason or empty text would make the CLI retry).
+    api = _api_stats(run)
+    assert (api["totalRequests"], api["totalErrors"]) == (1, 0), run.report(live_gateway)
+
+
+def test_tool_round_trip(gemini_bin, gemini_home, live_gateway, tmp_path):
+    notes = tmp_path / "notes.txt"
+    notes.write_text("The secret word is PAPAYA.\n")
+    run = run_gemini(gemini_bin, gemini_home, live_gateway, tmp_path,
+                     f"Use read_file to read {notes} and tell me the secret word")
+    assert isinstance(run.out, dict), f"no JSON on stdout\n{run.report(live_gateway)}"
+    assert "error" not in run.out, run.report(live_gateway)
+    # PAPAYA is only in the file: it reaches the answer only through functionCall → read_file → functionResponse.
+    assert "PAPAYA" in (run.out.get("response") or ""), run.report(live_gateway)
+    tools = run.out["stats"]["tools"]
+    assert tools["byName"].get("read_file", {}).get("success", 0) >= 1, run.report(live_gateway)
+    assert tools["totalFail"] == 0, run.report(live_gateway)
+    # Turn 1 answers with the functionCall, turn 2 (carrying the functionResponse) with text.
+    api = _api_stats(run)
+    assert (api["totalRequests"], api["totalErrors"]) == (2, 0), run.report(live_gateway)
