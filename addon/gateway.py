@@ -97,7 +97,7 @@ class Gateway:
 
     async def running(self) -> None:
         longest = self.runtime.settings.upstream_timeout_s if self.runtime else 600
-        self.options.update(connection_strategy="lazy",
+        self.options.update(connection_strategy="lazy", store_streamed_bodies=True,
                             tcp_timeout=max(self.options.tcp_timeout, int(longest) + 60))
         logging.getLogger("httpx").setLevel(logging.WARNING)
         if self.runtime is not None:

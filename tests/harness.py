@@ -88,8 +88,11 @@ class RunningGateway:
         return self
 
     def stop(self) -> None:
-        if self.master is not None:
-            self.master.shutdown()
+        if self.master is not None and not self.loop.is_closed():
+            try:
+                self.master.shutdown()
+            except RuntimeError:  # the loop closed between the check and the call
+                pass
         try:
             self._stopped.result(20)
         finally:
@@ -107,6 +110,11 @@ class RunningGateway:
             if not self._ready.done():
                 self._ready.set_exception(e)
         finally:
+            leftover = [t for t in asyncio.all_tasks(self.loop) if not t.done()]
+            for task in leftover:  # e.g. handlers of client connections an SDK kept alive
+                task.cancel()
+            self.loop.run_until_complete(asyncio.gather(*leftover, return_exceptions=True))
+            self.loop.close()
             if not self._stopped.done():
                 self._stopped.set_result(None)
 

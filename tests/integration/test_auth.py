@@ -41,11 +41,10 @@ def call(gw, path, headers, params):
     return httpx.get(gw.url + path, headers=headers, params=params, timeout=30)
 
 
-@pytest.mark.parametrize("location,path,right", list(itertools.product(
-    LOCATIONS, ["/healthz", GEN], [True, False])))
+@pytest.mark.parametrize("location,path,right", [
+    (loc, path, right) for loc, path, right in itertools.product(LOCATIONS, ["/healthz", GEN], [True, False])
+    if loc != "none" or right])
 def test_auth_matrix(gw, location, path, right):
-    if location == "none" and not right:
-        pytest.skip("no key offered: covered by right=True")
     mode = gw.mode
     headers, params = LOCATIONS[location](API_KEY if right else "sk-wrong-key")
     r = call(gw, path, headers, params)
