@@ -100,3 +100,16 @@ def test_collected_text_stream_matches_the_concatenated_text():
     collected = gemini.collect(events)
     assert collected["candidates"][0]["content"]["parts"] == [{"text": text}]
     assert collected["usageMetadata"] == events[-1]["usageMetadata"]
+
+
+@pytest.mark.parametrize("name", STREAMS)
+def test_every_emitted_event_is_a_valid_sdk_response(name):
+    """google-genai's own pydantic types (extra fields forbidden) accept every event we emit."""
+    from google.genai import types
+
+    raw = (UPSTREAM / f"{name}.sse").read_bytes()
+    events = decode([raw])
+    emitted = [json.loads(line[6:]) for line in translate(events, sse=True).split(b"\r\n") if line.startswith(b"data: ")]
+    assert len(emitted) == len(events)
+    for event in emitted + [gemini.collect(events)]:
+        types.GenerateContentResponse.model_validate(event)
