@@ -22,18 +22,6 @@ STREAM = "/v1beta/models/gemini-2.5-flash:streamGenerateContent"
 UNARY = "/v1beta/models/gemini-2.5-flash:generateContent"
 
 
-@pytest.fixture
-async def sim():
-    simulator = Simulator(interval_ms=1)
-    await simulator.start(host="127.0.0.1", port=0)
-    yield simulator
-    await simulator.close()
-
-
-@pytest.fixture
-async def client(sim):
-    async with httpx.AsyncClient(base_url=sim.url, headers=KEY, timeout=10) as c:
-        yield c
 
 
 def sse_lines(raw: bytes) -> list[str]:

@@ -19,13 +19,6 @@ def body(text: str = "hello") -> dict:
     return {"contents": [{"role": "user", "parts": [{"text": text}]}]}
 
 
-@pytest.fixture
-async def sim():
-    simulator = Simulator(interval_ms=0)
-    await simulator.start()
-    yield simulator
-    await simulator.close()
-
 
 def client(sim: Simulator, key: str | None) -> httpx.AsyncClient:
     headers = {"x-goog-api-key": key} if key else {}

@@ -19,13 +19,6 @@ from addon.simulator import Simulator
 ROOT = Path(__file__).parents[2]
 
 
-@pytest.fixture
-async def sim():
-    simulator = Simulator(interval_ms=0)
-    await simulator.start()
-    yield simulator
-    await simulator.close()
-
 
 def sdk(sim: Simulator, version: str, key: str = "demo-key-1") -> genai.Client:
     return genai.Client(api_key=key, http_options=types.HttpOptions(

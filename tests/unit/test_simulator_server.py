@@ -17,18 +17,6 @@ UNARY = "/v1beta/models/gemini-2.5-flash:generateContent"
 STREAM = "/v1beta/models/gemini-2.5-flash:streamGenerateContent"
 
 
-@pytest.fixture
-async def sim():
-    simulator = Simulator(interval_ms=0)
-    await simulator.start(host="127.0.0.1", port=0)
-    yield simulator
-    await simulator.close()
-
-
-@pytest.fixture
-async def client(sim):
-    async with httpx.AsyncClient(base_url=sim.url, headers=KEY, timeout=10) as c:
-        yield c
 
 
 def test_url_names_the_bound_port():
