@@ -7,9 +7,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import RunningGateway, write_home  # noqa: E402
-
-API_KEY = "sk-test-0123456789abcdef"
+from harness import API_KEY, RunningGateway, write_home  # noqa: E402
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -22,6 +22,7 @@ from addon.simulator import Simulator
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 FIXTURES = SHARED / "fixtures"
+API_KEY = "sk-test-0123456789abcdef"
 
 
 def write_home(home: Path, settings: dict[str, Any] | None = None, keys: list[str] | None = None) -> Path:

@@ -106,6 +106,8 @@ class Bridge:
                 conn.start_next_cycle()
         except (ConnectionError, h11.ProtocolError, asyncio.IncompleteReadError):
             return
+        except Exception:
+            log.exception("bridge: a parked stream failed")
         finally:
             if task is not None:
                 self._connections.discard(task)
@@ -147,19 +149,18 @@ class Bridge:
         try:
             await asyncio.wait({pump, hangup}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            if not pump.done():
+            hung_up = not pump.done()
+            if hung_up:
                 pump.cancel()
                 self.aborted += 1
                 with contextlib.suppress(BaseException):
                     await pump
                 await parked.aclose()
-                hangup.cancel()
-                with contextlib.suppress(BaseException):
-                    await hangup
-                return False
             hangup.cancel()
             with contextlib.suppress(BaseException):
                 await hangup
+        if hung_up:
+            return False
         pump.result()
         self.served += 1
         return True

@@ -7,7 +7,7 @@ import itertools
 import httpx
 import pytest
 
-from conftest import API_KEY
+from harness import API_KEY
 
 GEN = "/v1beta/models/gemini-2.5-flash:generateContent"
 BODY = {"contents": [{"parts": [{"text": "hi"}]}]}

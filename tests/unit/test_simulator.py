@@ -11,7 +11,6 @@ from typing import Any
 import httpx
 import pytest
 
-from addon.simulator import Simulator
 
 FIXTURES = Path(__file__).parents[2].parent / "shared" / "fixtures" / "upstream"
 KEY = {"x-goog-api-key": "demo-key-1"}
