@@ -31,7 +31,9 @@ def _tool(name: str) -> str:
 
 def build_command(settings: config.Settings, home: Path, *, monitor: bool, demo: bool,
                   web_password: str) -> list[str]:
-    """The mitmweb/mitmdump command line `interlock run` starts (also shown by `--print-command`)."""
+    """The mitmweb/mitmdump command line `interlock run` starts.
+
+    mitmweb gets an argon2 hash of `web_password`, so the password is not in the process list."""
     tool = "mitmweb" if monitor else "mitmdump"
     cmd = [_tool(tool), "-s", str(GATEWAY_SCRIPT),
            "--mode", f"reverse:{settings.gemini_base_url}@{settings.bind_host}:{settings.port}",
@@ -39,8 +41,10 @@ def build_command(settings: config.Settings, home: Path, *, monitor: bool, demo:
     if demo:
         cmd += ["--set", "interlock_demo=true"]
     if monitor:
+        import argon2
+
         cmd += ["--set", "web_open_browser=false", "--set", f"web_port={settings.web_port}",
-                "--set", "web_host=127.0.0.1", "--set", f"web_password={web_password}"]
+                "--set", "web_host=127.0.0.1", "--set", f"web_password={argon2.PasswordHasher().hash(web_password)}"]
     return cmd
 
 

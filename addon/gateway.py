@@ -120,6 +120,8 @@ class Gateway:
             gone=lambda: flow.client_conn.timestamp_end is not None)
         answer = await exchange.handle(svc, client, ENDPOINTS)
         monitor.mask_request(req)
+        if svc.demo:
+            monitor.comment(flow, "demo mode: answered by the built-in simulator")
         if answer.upstream_url or answer.attempts:
             monitor.comment(flow, monitor.describe_attempts(answer.upstream_url, answer.attempts))
         if answer.stream is None:
