@@ -42,7 +42,7 @@ async def call(svc: Services, req: ClientRequest, route: Route) -> Answer:
         answer.attempts = attempts
         return answer
 
-    hub = gemini.clean(gemini.check_generate(doc))
+    hub = gemini.sign_function_calls(gemini.clean(gemini.check_generate(doc)), mapped)
     upstream = await svc.dispatcher.open_stream(UpstreamCall(mapped, "stream", hub), gone=req.gone)
     if method == "generateContent":
         try:

@@ -102,6 +102,26 @@ def count_tokens_body(doc: dict, upstream_model: str) -> dict:
     return {"contents": clean(doc["contents"])}
 
 
+SIGNATURE_SENTINEL = "skip_thought_signature_validator"
+
+
+def sign_function_calls(doc: dict, upstream_model: str) -> dict:
+    """Gemini 3 rejects a model turn whose function calls carry no thought signature.
+
+    History a client built itself (or got from another model) has none; the documented sentinel
+    on the turn's first call is what Google tells such clients to send. Real signatures are kept.
+    """
+    if not upstream_model.startswith("gemini-3"):
+        return doc
+    for content in doc.get("contents") or ():
+        if not isinstance(content, dict) or content.get("role") != "model":
+            continue
+        calls = [p for p in content.get("parts") or () if isinstance(p, dict) and "functionCall" in p]
+        if calls and not any(p.get("thoughtSignature") or p.get("thought_signature") for p in calls):
+            calls[0]["thoughtSignature"] = SIGNATURE_SENTINEL
+    return doc
+
+
 def clean(value: Any, depth: int = 0) -> Any:
     """Drop the `"[undefined]"` placeholders some JS clients serialise for missing values."""
     if depth > 64:

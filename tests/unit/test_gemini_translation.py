@@ -113,3 +113,26 @@ def test_every_emitted_event_is_a_valid_sdk_response(name):
     assert len(emitted) == len(events)
     for event in emitted + [gemini.collect(events)]:
         types.GenerateContentResponse.model_validate(event)
+
+
+def test_unsigned_function_calls_get_the_sentinel_for_gemini_3_only():
+    def history():
+        return {"contents": [
+            {"role": "user", "parts": [{"text": "weather?"}]},
+            {"role": "model", "parts": [{"functionCall": {"name": "a", "args": {}}},
+                                        {"functionCall": {"name": "b", "args": {}}}]},
+            {"role": "model", "parts": [{"functionCall": {"name": "c", "args": {}}, "thoughtSignature": "real"}]},
+        ]}
+
+    signed = gemini.sign_function_calls(history(), "gemini-3-pro-preview")["contents"]
+    assert signed[1]["parts"][0]["thoughtSignature"] == gemini.SIGNATURE_SENTINEL
+    assert "thoughtSignature" not in signed[1]["parts"][1]
+    assert signed[2]["parts"][0]["thoughtSignature"] == "real"
+    assert gemini.sign_function_calls(history(), "gemini-2.5-flash") == history()
+
+
+def test_clean_drops_undefined_placeholders():
+    doc = {"contents": [{"parts": [{"text": "x"}]}], "generationConfig": {"topK": "[undefined]", "topP": 1},
+           "tools": ["[undefined]"]}
+    assert gemini.clean(doc) == {"contents": [{"parts": [{"text": "x"}]}], "generationConfig": {"topP": 1},
+                                 "tools": []}
