@@ -157,7 +157,7 @@ class GeminiStreamWriter:
                 self._finished = True
         if event.get("promptFeedback", {}).get("blockReason") if isinstance(event.get("promptFeedback"), dict) else False:
             self._finished = True
-        return self._frame(dumps(event))
+        return self._frame(getattr(event, "wire", None) or dumps(event))
 
     def ping(self) -> bytes:
         """Bytes every Gemini SDK skips: a blank line (SSE) or whitespace (JSON array)."""

@@ -18,6 +18,18 @@ from addon.upstream.provider import UpstreamCall, UpstreamEvents, UpstreamReques
 API_VERSION = "v1beta"
 
 
+class WireEvent(dict):
+    """A parsed upstream event that keeps its wire text, so a client speaking the upstream's own
+    protocol gets the bytes unchanged instead of a re-serialisation. Whoever changes the event
+    must drop `wire`."""
+
+    __slots__ = ("wire",)
+
+    def __init__(self, doc: dict, wire: str) -> None:
+        super().__init__(doc)
+        self.wire = wire
+
+
 class GeminiEvents(UpstreamEvents):
     """`data:` events are hub responses already; a raw JSON object in the stream is an error."""
 
@@ -37,6 +49,8 @@ class GeminiEvents(UpstreamEvents):
         except ValueError:
             return {"error": {"code": 502, "status": "UNAVAILABLE",
                               "message": f"upstream sent an unreadable event: {data[:200]}"}}
+        if isinstance(doc, dict) and not raw:
+            return WireEvent(doc, data)
         if isinstance(doc, list) and doc and isinstance(doc[0], dict):
             doc = doc[0]
         if not isinstance(doc, dict):

@@ -12,7 +12,7 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 from typing import Protocol
 
-from addon.errors import GatewayError
+from addon.errors import GatewayError, UpstreamError
 
 
 class StreamWriter(Protocol):
@@ -27,40 +27,55 @@ class StreamWriter(Protocol):
     def close(self) -> bytes: ...
 
 
+_END = object()
+
+
 async def relay(events: AsyncIterator[dict], writer: StreamWriter, keepalive_s: float,
                 on_end: Callable[[str], None] | None = None) -> AsyncIterator[bytes]:
-    """Yield the client's bytes; `on_end` learns how it ended ("ok", "error: …", "client gone")."""
-    source = aiter(events)
-    pending: asyncio.Future | None = None
+    """Yield the client's bytes; `on_end` learns how it ended ("ok", "error: …", "client gone").
+
+    One reader task per stream feeds a small queue (which keeps backpressure: it stops reading
+    the upstream when the client is slow), so waiting with a keep-alive deadline costs a timer
+    per event rather than a task.
+    """
+    queue: asyncio.Queue = asyncio.Queue(maxsize=4)
+
+    async def pull() -> None:
+        try:
+            async for event in events:
+                await queue.put(event)
+            await queue.put(_END)
+        except GatewayError as e:
+            await queue.put(e)
+        except Exception as e:  # noqa: BLE001 - whatever broke, the client gets a terminal event
+            await queue.put(UpstreamError(f"upstream stream failed: {type(e).__name__}", status=502))
+
+    reader = asyncio.ensure_future(pull())
     outcome = "client gone"
     try:
         while True:
-            if pending is None:
-                pending = asyncio.ensure_future(anext(source))
-            done, _ = await asyncio.wait((pending,), timeout=keepalive_s)
-            if not done:
+            try:
+                async with asyncio.timeout(keepalive_s):
+                    item = await queue.get()
+            except TimeoutError:
                 yield writer.ping()
                 continue
-            finished, pending = pending, None
-            try:
-                event = finished.result()
-            except StopAsyncIteration:
+            if item is _END:
                 break
-            except GatewayError as e:
-                outcome = f"error: {e.status} {e.message}"
-                if tail := writer.fail(e.status, e.message):
+            if isinstance(item, GatewayError):
+                outcome = f"error: {item.status} {item.message}"
+                if tail := writer.fail(item.status, item.message):
                     yield tail
                 return
-            if out := writer.feed(event):
+            if out := writer.feed(item):
                 yield out
         outcome = "ok"
         if tail := writer.close():
             yield tail
     finally:
-        if pending is not None:
-            pending.cancel()
-            with contextlib.suppress(BaseException):
-                await pending
+        reader.cancel()
+        with contextlib.suppress(BaseException):
+            await reader
         closer = getattr(events, "aclose", None)
         if closer is not None:
             with contextlib.suppress(Exception):

@@ -136,3 +136,9 @@ def test_clean_drops_undefined_placeholders():
            "tools": ["[undefined]"]}
     assert gemini.clean(doc) == {"contents": [{"parts": [{"text": "x"}]}], "generationConfig": {"topP": 1},
                                  "tools": []}
+
+
+@pytest.mark.parametrize("name", STREAMS)
+def test_sse_client_gets_the_upstream_bytes_unchanged(name):
+    raw = (UPSTREAM / f"{name}.sse").read_bytes()
+    assert translate(decode([raw]), sse=True) == raw
