@@ -26,6 +26,11 @@ ACCOUNT_KEY = "account-secret-key-9876543210"
 BODY = {"contents": [{"role": "user", "parts": [{"text": "hello [[sim chunks=3]]"}]}]}
 
 
+def finish_reasons(sse: bytes) -> list[str]:
+    events = [json.loads(line[6:]) for line in sse.split(b"\r\n") if line.startswith(b"data: ")]
+    return [c["finishReason"] for e in events for c in e["candidates"] if c.get("finishReason")]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -78,7 +83,7 @@ def test_mitmdump_with_the_addon_script(tmp_path, simulator):
     with process(cmd, f"http://127.0.0.1:{port}/healthz?key={CLIENT_KEY}"):
         url = f"http://127.0.0.1:{port}/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
         r = httpx.post(url, json=BODY, headers={"x-goog-api-key": CLIENT_KEY}, timeout=30)
-        assert r.status_code == 200 and '"finishReason":"STOP"' in r.text
+        assert r.status_code == 200 and finish_reasons(r.content) == ["STOP"]
         assert httpx.post(url, json=BODY, timeout=30).status_code == 401
         log = httpx.get(f"{sim_url}/__sim/log").json()
         assert log[-1]["api_key"] == ACCOUNT_KEY, "the account's key, not the client's, goes upstream"
@@ -107,7 +112,7 @@ def test_mitmweb_monitor_shows_the_client_request_masked(tmp_path, simulator):
         request_body = web.get(f"/flows/{stream['id']}/request/content.data").content
         assert json.loads(request_body) == BODY, "the client's body, not the bridge's empty one"
         answer = web.get(f"/flows/{stream['id']}/response/content.data").content
-        assert b'"finishReason":"STOP"' in answer
+        assert finish_reasons(answer) == ["STOP"]
         everything = json.dumps(flows, ensure_ascii=False) + "".join(
             web.get(f"/flows/{f['id']}/{part}/content.data").text
             for f in flows for part in ("request", "response") if f.get(part))
