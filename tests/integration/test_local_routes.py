@@ -90,3 +90,8 @@ def test_mapped_model_header(start_gateway):
                    json={"contents": [{"parts": [{"text": "hi"}]}]})
     assert r.status_code == 200 and r.headers["x-mapped-model"] == "gemini-2.5-pro"
     assert gw.sim.log[-1].model == "gemini-2.5-pro"
+
+
+def test_addon_forces_lazy_upstream_connections(gateway):
+    assert gateway.master.options.connection_strategy == "lazy"
+    assert gateway.master.options.tcp_timeout >= 660
