@@ -4,6 +4,7 @@
 """
 
 from addon.endpoints import gemini, local
+from addon.endpoints import chat, media
 
 ENDPOINTS = {
     "health": local.health,
@@ -16,4 +17,8 @@ ENDPOINTS = {
     "get_model_gemini": local.get_model_gemini,
     "detect_model": local.detect_model,
     "gemini": gemini.call,
+    "chat": chat.chat,
+    "completions": chat.completions,
+    "images": media.images,
+    "audio": media.audio,
 }

@@ -128,6 +128,7 @@ class GeminiApi:
                         body: dict[str, Any]) -> errors.Error | None:
         record = exchange.record
         assert record is not None
+        record.request = body
         try:
             asked = prompt.read(model, body)
         except DirectiveError as exc:

@@ -18,6 +18,7 @@ class LogRecord:
     event_times: list[float] = field(default_factory=list)  # monotonic, after each drain
     fault: str | None = None  # the injected fault that shaped the answer
     client_gone: bool = False  # the client left before the answer was complete
+    request: dict[str, Any] | None = None  # the generate request body as parsed
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from . import catalog
+from . import catalog, images
 from .prompt import Function, Prompt
 from .schema_values import Hints, value_for
 
@@ -41,18 +41,22 @@ class Reply:
     calls: tuple[dict[str, Any], ...] = ()
     finish_reason: str = "STOP"
     finish_message: str | None = None
+    images: tuple[dict[str, str], ...] = ()  # inlineData blobs, each its own event after the texts
 
 
 def compose(prompt: Prompt) -> Reply:
     thoughts = _thoughts(prompt)
-    function = _chosen_function(prompt)
-    if function is not None:
+    functions = _chosen_functions(prompt)
+    if functions:
         hints = Hints(prompt.text, prompt.first_path(), required_only=True)
-        call = {"name": function.name, "args": value_for(function.schema, hints) or {}}
-        if not isinstance(call["args"], dict):
-            call["args"] = {}
-        return Reply(thoughts, calls=(call,), finish_message=CALL_MESSAGE)
+        calls = []
+        for function in functions:
+            args = value_for(function.schema, hints) or {}
+            calls.append({"name": function.name, "args": args if isinstance(args, dict) else {}})
+        return Reply(thoughts, calls=tuple(calls), finish_message=CALL_MESSAGE)
     d = prompt.directives
+    if images.draws(prompt.model) and not d.reply:
+        return Reply(thoughts, images=(images.inline_png(prompt.all_text),), finish_reason=d.finish or "STOP")
     if d.finish == "MALFORMED_FUNCTION_CALL":
         return Reply(thoughts, finish_reason=d.finish)
     text, extensible = _answer_text(prompt)
@@ -66,6 +70,27 @@ def compose(prompt: Prompt) -> Reply:
     if isinstance(limit, int) and limit > 0 and len(text) > limit * 4:
         text, finish = text[:limit * 4], "MAX_TOKENS"
     return Reply(thoughts, texts=tuple(_split(text, d.chunks, chunk_chars)), finish_reason=finish)
+
+
+def _chosen_functions(prompt: Prompt) -> list[Function]:
+    """Every function the prompt names, in the order named (parallel calls); else the one chosen."""
+    mentioned = _mentioned(prompt)
+    if len(mentioned) > 1 and not prompt.directives.call and not prompt.directives.reply \
+            and not prompt.function_responses and prompt.tool_mode != "NONE":
+        return mentioned
+    function = _chosen_function(prompt)
+    return [function] if function is not None else []
+
+
+def _mentioned(prompt: Prompt) -> list[Function]:
+    offered = [f for f in prompt.functions
+               if prompt.allowed_functions is None or f.name in prompt.allowed_functions]
+    found = []
+    for f in offered:
+        m = re.search(rf"(?<![\w-]){re.escape(f.name)}(?![\w-])", prompt.text)
+        if m:
+            found.append((m.start(), f))
+    return [f for _, f in sorted(found, key=lambda pair: pair[0])]
 
 
 def _chosen_function(prompt: Prompt) -> Function | None:
@@ -96,6 +121,10 @@ def _answer_text(prompt: Prompt) -> tuple[str, bool]:
         return prompt.directives.reply, False
     if prompt.function_responses:
         return _tool_result_text(prompt.function_responses), True
+    audio = [(mime, size) for mime, size in prompt.media if mime.startswith("audio/")]
+    if audio:
+        heard = ", ".join(f"{size} bytes of {mime}" for mime, size in audio)
+        return f"This is a simulated transcript of {heard}; no speech recognition was run.", False
     if prompt.wants_json:
         value = value_for(prompt.json_schema or {"type": "object", "properties": {
             "answer": {"type": "string"}}}, Hints(prompt.text, prompt.first_path()))
