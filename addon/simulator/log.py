@@ -18,6 +18,7 @@ class LogRecord:
     event_times: list[float] = field(default_factory=list)  # monotonic, after each drain
     fault: str | None = None  # the injected fault that shaped the answer
     client_gone: bool = False  # the client left before the answer was complete
+    response_id: str | None = None  # the `responseId` of a generated answer, to pair it with the client's
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)
