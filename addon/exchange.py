@@ -12,6 +12,7 @@ from addon import routes, security
 from addon.config import Settings
 from addon.errors import AttemptRecord, GatewayError, NotImplementedYet, PayloadTooLarge, Protocol, render
 from addon.models import ModelMap
+from addon.pool import why
 from addon.pool.scheduler import Pool
 from addon.upstream.dispatcher import Dispatcher
 
@@ -93,7 +94,13 @@ async def handle(svc: Services, req: ClientRequest, endpoints: Mapping[str, Endp
         if route.capability:
             raise NotImplementedYet(f"{route.capability} ({req.method} {req.path}) is not available in "
                                     f"interlock {svc.version} yet; the Gemini-native endpoints are")
-        answer = await endpoints[route.handler](svc, req, route)
+        token = why.start(req.headers.get("x-interlock-debug") == "1")
+        try:
+            answer = await endpoints[route.handler](svc, req, route)
+        except GatewayError as e:
+            answer = error_answer(protocol, e)
+        if reasons := why.stop(token):
+            answer.headers["x-interlock-why"] = reasons
     except GatewayError as e:
         answer = error_answer(protocol, e)
     answer.headers.setdefault("access-control-allow-origin", "*")

@@ -17,6 +17,8 @@ from addon.exchange import Services
 from addon.models import ModelMap
 from addon.pool.accounts import Account, load_dir
 from addon.pool.scheduler import Pool
+from addon.pool.state import STATE_FILE, StateFile
+from addon.pool.store import AccountStore
 from addon.upstream.bridge import Bridge
 from addon.upstream.dispatcher import Dispatcher
 from addon.upstream.gemini_api import GeminiApiProvider
@@ -63,7 +65,11 @@ class Runtime:
                 accounts = [Account(f"demo-{i}", "gemini_api_key", key, f"demo-{i}")
                             for i, key in enumerate(DEMO_KEYS, 1)]
             provider = GeminiApiProvider(base_url)
-            pool = Pool(accounts)
+            if self.demo:
+                pool = Pool(accounts, serves=serves_gemini_api)
+            else:  # follows the account files, so `interlock accounts …` applies without a restart
+                pool = Pool(state=StateFile(self.home / STATE_FILE), source=AccountStore(self.home / "accounts"),
+                            serves=serves_gemini_api)
             dispatcher = Dispatcher(pool, lambda account: provider, max_attempts=self.settings.max_attempts,
                                     first_byte_timeout_s=self.settings.first_byte_timeout_s,
                                     upstream_timeout_s=self.settings.upstream_timeout_s,
@@ -76,7 +82,17 @@ class Runtime:
     async def close(self) -> None:
         await self.bridge.close()
         if self.services is not None:
+            self.services.pool.flush()
             await self.services.dispatcher.aclose()
         if self.simulator is not None:
             await self.simulator.close()
         self.services = None
+
+
+def serves_gemini_api(account: Account) -> str | None:
+    """Why the Gemini API-key provider cannot use `account` (None: it can)."""
+    if account.kind == "gemini_api_key":
+        return None
+    if account.kind == "google_oauth":
+        return "google_oauth accounts need the Cloud Code provider, not in this release"
+    return f"{account.kind} accounts are served by the Anthropic pass-through, not in this release"

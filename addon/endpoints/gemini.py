@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from addon.errors import ClientError, UpstreamError
 from addon.exchange import Answer, ClientRequest, Services
+from addon.pool.sessions import session_key
 from addon.protocols import gemini
 from addon.routes import GEMINI_METHODS, Route
 from addon.upstream.provider import UpstreamCall
@@ -43,7 +44,8 @@ async def call(svc: Services, req: ClientRequest, route: Route) -> Answer:
         return answer
 
     hub = gemini.sign_function_calls(gemini.clean(gemini.check_generate(doc)), mapped)
-    upstream = await svc.dispatcher.open_stream(UpstreamCall(mapped, "stream", hub), gone=req.gone)
+    call = UpstreamCall(mapped, "stream", hub, session=session_key(req.headers, doc))
+    upstream = await svc.dispatcher.open_stream(call, gone=req.gone)
     if method == "generateContent":
         try:
             events = [event async for event in upstream.events()]

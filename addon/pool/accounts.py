@@ -1,35 +1,33 @@
-"""Accounts as stored: one JSON file per account under `$INTERLOCK_HOME/accounts/`.
+"""Accounts as the gateway sees them: immutable snapshots of the files under
+`$INTERLOCK_HOME/accounts/` (written by `store.py`, the only module that writes them).
 
-Read-only here; a file that does not parse or validate is reported by name and skipped, never
-rewritten.
+A file that does not parse or validate is reported by name and skipped, never rewritten.
 """
 
 from __future__ import annotations
 
-import json
-import logging
-from dataclasses import dataclass
+import fnmatch
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+GEMINI_API_KEY = "gemini_api_key"
+GOOGLE_OAUTH = "google_oauth"
+ANTHROPIC_KEY = "anthropic_key"
+KINDS = (GEMINI_API_KEY, GOOGLE_OAUTH, ANTHROPIC_KEY)
 
-log = logging.getLogger(__name__)
 
+@dataclass(frozen=True)
+class Quota:
+    """What the upstream last said about one model's remaining quota (fraction 0..1)."""
 
-class GeminiKeyFile(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
-    kind: Literal["gemini_api_key"]
-    api_key: str = Field(min_length=1)
-    label: str | None = None
-    enabled: bool = True
-    base_url: str | None = None
+    model: str
+    remaining: float
+    reset_at: float | None = None  # unix seconds
 
 
 @dataclass(frozen=True)
 class Account:
-    """One upstream identity. `secret` never leaves the process unmasked."""
+    """One upstream identity. `secret` (API key, or OAuth access token) never leaves unmasked."""
 
     id: str
     kind: str
@@ -37,13 +35,47 @@ class Account:
     label: str
     enabled: bool = True
     base_url: str | None = None
+    email: str | None = None
+    disabled_reason: str | None = None
+    weight: float = 1.0
+    max_concurrent: int | None = None
+    models: tuple[str, ...] = ()
+    quota: tuple[Quota, ...] = ()
+    refresh_token: str | None = field(default=None, compare=False)
+    client_id: str | None = None
+    expires_at: float | None = None  # access token expiry, unix seconds
 
     @property
     def masked(self) -> str:
-        return mask(self.secret)
+        return mask(self.secret or self.refresh_token or "")
 
     def __repr__(self) -> str:
         return f"Account({self.id!r}, {self.kind}, {self.masked})"
+
+    def capable(self, model: str) -> bool:
+        """An account without a `models` list serves every model its provider knows."""
+        return not self.models or any(fnmatch.fnmatchcase(model, p) for p in self.models)
+
+    def quota_for(self, model: str) -> Quota | None:
+        """The model's own snapshot, else the tightest one of its family."""
+        exact = [q for q in self.quota if q.model == model]
+        if exact:
+            return exact[0]
+        same = [q for q in self.quota if family(q.model) == family(model)]
+        return min(same, key=lambda q: q.remaining) if same else None
+
+
+def family(model: str) -> str:
+    """Quota families shown in `interlock accounts list`: claude, gemini-pro, gemini-flash, …"""
+    m = model.lower().removeprefix("models/")
+    if "claude" in m:
+        return "claude"
+    if m.startswith("gemini"):
+        for part in ("image", "flash", "pro"):
+            if part in m:
+                return f"gemini-{part}"
+        return "gemini"
+    return m.split("-", 1)[0] or m
 
 
 def mask(secret: str) -> str:
@@ -56,28 +88,6 @@ def mask(secret: str) -> str:
 
 def load_dir(directory: Path) -> tuple[list[Account], list[str]]:
     """Accounts from `directory/*.json`, plus one problem line per file that was skipped."""
-    accounts: list[Account] = []
-    problems: list[str] = []
-    if not directory.is_dir():
-        return accounts, problems
-    for path in sorted(directory.glob("*.json")):
-        try:
-            raw = json.loads(path.read_text())
-        except (OSError, ValueError) as e:
-            problems.append(f"{path.name}: not readable JSON ({e}); skipped")
-            continue
-        if not isinstance(raw, dict) or raw.get("kind") != "gemini_api_key":
-            kind = raw.get("kind") if isinstance(raw, dict) else None
-            problems.append(f"{path.name}: account kind {kind!r} is not served yet; skipped")
-            continue
-        try:
-            entry = GeminiKeyFile.model_validate(raw)
-        except ValidationError as e:
-            fields = ", ".join(".".join(map(str, err["loc"])) for err in e.errors())
-            problems.append(f"{path.name}: invalid field(s) {fields}; skipped")
-            continue
-        accounts.append(Account(path.stem, entry.kind, entry.api_key, entry.label or path.stem,
-                                entry.enabled, entry.base_url))
-    for line in problems:
-        log.warning("accounts: %s", line)
-    return accounts, problems
+    from addon.pool.store import AccountStore
+
+    return AccountStore(directory).load()

@@ -15,7 +15,11 @@ then fine" creates an account whose key says so. The grammar, parsed here and no
             | "stall" N                 stream: after N events send nothing until the client leaves
             | "slow-first-byte-" N "ms" wait N ms before the status line
             | "silent-" N "ms"          send the headers, then nothing for N ms
+            | "limited" DURATION        429 per-minute rate limit for DURATION from the key's first
+                                        generate request; RetryInfo says the time left
+            | "exhausted" DURATION      429 per-day quota for DURATION from the first request, ditto
     DURATION := digits ["." digits] ("s" | "ms")    -> RetryInfo.retryDelay on this key's errors
+                                                   (`limited`/`exhausted` also take "m" and "h")
     "retry-after"                       also send a `Retry-After` header (whole seconds)
 
 `x TIMES` limits an action to the first TIMES generate requests made with that key (counted per
@@ -29,11 +33,15 @@ so a typo never passes silently as "no fault".
 from __future__ import annotations
 
 import re
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 PREFIX = "sim-"
 ERROR_CODES = frozenset({400, 401, 403, 404, 408, 429, 499, 500, 502, 503, 504})
 STREAM_KINDS = frozenset({"cut", "eof", "midstream", "stall"})
+WINDOW_KINDS = {"limited": "status", "exhausted": "quota"}  # window → the error it answers
+_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000}
 
 _TOKEN = re.compile(r"""
     (?: (?P<code>\d{3})
@@ -43,6 +51,7 @@ _TOKEN = re.compile(r"""
       | slow-first-byte-(?P<slow>\d+)ms
       | silent-(?P<silent>\d+)ms
     ) (?:x(?P<times>\d+))? (?=-|$)
+  | (?P<window>limited|exhausted)(?P<wnum>\d+(?:\.\d+)?)(?P<wunit>ms|s|m|h)(?=-|$)
   | retry-after(?P<retry_after>)(?=-|$)
   | retry(?P<delay>\d+(?:\.\d+)?)(?P<unit>ms|s)(?=-|$)
 """, re.VERBOSE)
@@ -114,6 +123,8 @@ def parse_fault_key(key: str) -> FaultSpec | None:
             faults.append(Fault("slow", int(g["slow"]), times))
         elif g["silent"]:
             faults.append(Fault("silent", int(g["silent"]), times))
+        elif g["window"]:
+            faults.append(Fault(g["window"], int(float(g["wnum"]) * _MS[g["wunit"]])))
         elif g["retry_after"] is not None:
             retry_after = True
         else:
@@ -129,15 +140,24 @@ def duration(number: str, unit: str) -> str:
     return text + "s"
 
 
-def plan_for(spec: FaultSpec, index: int) -> Plan:
-    """The plan for the `index`-th (0-based) generate request made with the key."""
-    active = [f for f in spec.faults if f.applies(index)]
+def plan_for(spec: FaultSpec, index: int, elapsed_ms: float = 0.0) -> Plan:
+    """The plan for the `index`-th (0-based) generate request made with the key, `elapsed_ms`
+    after its first one."""
+    active: list[Fault] = []
+    retry_delay = spec.retry_delay
+    for f in spec.faults:
+        if f.kind in WINDOW_KINDS:
+            if elapsed_ms < f.value:
+                active.append(Fault(WINDOW_KINDS[f.kind], 429))
+                retry_delay = duration(f"{f.value - elapsed_ms:.3f}", "ms")
+        elif f.applies(index):
+            active.append(f)
     return Plan(
         error=next((f for f in active if f.kind in ("status", "quota")), None),
         stream=next((f for f in active if f.kind in STREAM_KINDS), None),
         first_byte_ms=sum(f.value for f in active if f.kind == "slow"),
         silent_ms=sum(f.value for f in active if f.kind == "silent"),
-        retry_delay=spec.retry_delay,
+        retry_delay=retry_delay,
         retry_after=spec.retry_after,
     )
 
@@ -147,6 +167,8 @@ class FaultBook:
     """Per-key request counters for one simulator instance."""
 
     counts: dict[str, int] = field(default_factory=dict)
+    first_seen: dict[str, float] = field(default_factory=dict)
+    clock: Callable[[], float] = time.monotonic
 
     def take(self, key: str) -> Plan:
         """Plans the next generate request for `key` and counts it; raises FaultSyntaxError."""
@@ -155,7 +177,9 @@ class FaultBook:
             return NO_FAULT
         index = self.counts.get(key, 0)
         self.counts[key] = index + 1
-        return plan_for(spec, index)
+        first = self.first_seen.setdefault(key, self.clock())
+        return plan_for(spec, index, (self.clock() - first) * 1000)
 
     def reset(self) -> None:
         self.counts.clear()
+        self.first_seen.clear()

@@ -148,6 +148,7 @@ class GeminiApi:
         self._sequence += 1
         ident = Identity(model, _response_id(exchange.request.body, self._sequence),
                          tuple(prompt_details(body)))
+        record.response_id = ident.response_id
         reply = compose(asked)
         if method == "generateContent":
             await delivery.unary(exchange, unary(reply, ident), self._headers(record, JSON_TYPE),

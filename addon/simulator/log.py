@@ -19,6 +19,7 @@ class LogRecord:
     fault: str | None = None  # the injected fault that shaped the answer
     client_gone: bool = False  # the client left before the answer was complete
     request: dict[str, Any] | None = None  # the generate request body as parsed
+    response_id: str | None = None  # the `responseId` of a generated answer, to pair it with the client's
 
     def as_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -1,6 +1,7 @@
 """How long an upstream told us to stay away, read from its own words.
 
-Sources, strongest first: `ErrorInfo.metadata.quotaResetDelay` ("2h37m22.77s"),
+Sources, strongest first: `ErrorInfo.metadata.quotaResetDelay` ("2h37m22.77s") or
+`quotaResetTimeStamp` (RFC3339),
 `RetryInfo.retryDelay` ("47s"), the `Retry-After` header (seconds or an HTTP date), and the
 "Please retry in 47.17s." sentence Google puts in the message. No hint → `None`, and the caller
 applies its own escalating default.
@@ -12,6 +13,7 @@ import email.utils
 import json
 import re
 import time
+from datetime import datetime, timezone
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -29,6 +31,21 @@ class UpstreamFault:
     google_status: str | None = None
     reason: str | None = None          # ErrorInfo.reason, e.g. QUOTA_EXHAUSTED
     retry_after_s: float | None = None
+    quota_ids: tuple[str, ...] = ()    # QuotaFailure.violations[].quotaId
+
+    @property
+    def kind(self) -> str:
+        """quota | capacity | rate | auth | server: picks the escalating default when there is no hint."""
+        if self.status in (401, 403):
+            return "auth"
+        if self.reason == "MODEL_CAPACITY_EXHAUSTED":
+            return "capacity"
+        if self.status != 429:
+            return "server"
+        if self.reason == "QUOTA_EXHAUSTED" or "exhausted your capacity" in self.message.lower() or any(
+                "PerDay" in q or "Daily" in q for q in self.quota_ids):
+            return "quota"
+        return "rate"
 
     @property
     def per_model(self) -> bool:
@@ -78,6 +95,7 @@ def read_fault(status: int, headers: Mapping[str, str], body: bytes) -> Upstream
         message = body[:300].decode("utf-8", "replace").strip() or f"HTTP {status}"
     reason = None
     hints: list[float] = []
+    quota_ids: list[str] = []
     for detail in err.get("details") or []:
         if not isinstance(detail, dict):
             continue
@@ -88,6 +106,12 @@ def read_fault(status: int, headers: Mapping[str, str], body: bytes) -> Upstream
             if isinstance(meta, dict) and isinstance(meta.get("quotaResetDelay"), str):
                 if (d := parse_duration(meta["quotaResetDelay"])) is not None:
                     hints.insert(0, d)
+            elif isinstance(meta, dict) and isinstance(meta.get("quotaResetTimeStamp"), str):
+                if (d := _until(meta["quotaResetTimeStamp"])) is not None:
+                    hints.insert(0, d)
+        elif kind.endswith("google.rpc.QuotaFailure"):
+            quota_ids += [str(v.get("quotaId")) for v in detail.get("violations") or []
+                          if isinstance(v, dict) and v.get("quotaId")]
         elif kind.endswith("google.rpc.RetryInfo") and isinstance(detail.get("retryDelay"), str):
             if (d := parse_duration(detail["retryDelay"])) is not None:
                 hints.append(d)
@@ -96,4 +120,15 @@ def read_fault(status: int, headers: Mapping[str, str], body: bytes) -> Upstream
     if not hints and (m := _RETRY_IN.search(message)):
         hints.append(float(m.group(1)) * _UNIT[m.group(2)])
     return UpstreamFault(status, message, err.get("status") if isinstance(err.get("status"), str) else None,
-                         reason, hints[0] if hints else None)
+                         reason, hints[0] if hints else None, tuple(quota_ids))
+
+
+def _until(stamp: str) -> float | None:
+    """Seconds from now until an RFC3339 time stamp; None if it does not parse."""
+    try:
+        when = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, when.timestamp() - time.time())

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import httpx
 
 from addon.errors import AttemptRecord, PoolExhausted, UpstreamError
+from addon.pool import why
 from addon.pool.accounts import Account
 from addon.pool.scheduler import Pool
 from addon.upstream.cooldown import UpstreamFault
@@ -49,6 +50,7 @@ class UpstreamStream:
     _decoder: UpstreamEvents
     _response: httpx.Response
     deadline: float = float("inf")
+    _release: Callable[[], None] | None = None
 
     async def events(self) -> AsyncIterator[dict]:
         try:
@@ -71,6 +73,10 @@ class UpstreamStream:
             await self.aclose()
 
     async def aclose(self) -> None:
+        """Closes the upstream and gives the account's concurrency slot back (once)."""
+        release, self._release = self._release, None
+        if release is not None:
+            release()
         await self._response.aclose()
 
 
@@ -79,6 +85,18 @@ def _raise_if_error(event: dict) -> None:
     if isinstance(err, dict):
         status = err.get("code") if isinstance(err.get("code"), int) else 502
         raise UpstreamError(str(err.get("message") or "upstream error"), status=status)
+
+
+class _Slot:
+    """One held concurrency slot of an account, given back exactly once."""
+
+    def __init__(self, pool: Pool, account: Account) -> None:
+        self.pool, self.account, self.held = pool, account, True
+
+    def release(self) -> None:
+        if self.held:
+            self.held = False
+            self.pool.release(self.account)
 
 
 class Dispatcher:
@@ -141,10 +159,20 @@ class Dispatcher:
         for _ in range(self.max_attempts):
             if gone():
                 break
-            account = retry_same or self.pool.pick(call.model, exclude=tried)
+            if retry_same is not None:
+                account = retry_same
+                self.pool.hold(account)
+            else:
+                if why.wanted():
+                    verdicts = self.pool.explain(call.model, call.session, tried)
+                    why.note(f"attempt {len(attempts) + 1} for {call.model}: "
+                             + "; ".join(v.describe() for v in verdicts))
+                account = await self.pool.acquire(call.model, exclude=tried, session=call.session,
+                                                  wait_s=self.first_byte_timeout_s)
             retry_same = None
             if account is None:
                 break
+            release = _Slot(self.pool, account).release
             provider = self.provider_for(account)
             req = provider.request(account, call)
             resp: httpx.Response | None = None
@@ -159,6 +187,7 @@ class Dispatcher:
                         raise _AttemptFailed(resp.status_code, fault.message, fault)
                     result = await on_ok(account, provider, req.url, resp, attempts)
             except _AttemptFailed as failure:
+                release()
                 if resp is not None:
                     await resp.aclose()
                 fault = failure.fault
@@ -169,7 +198,8 @@ class Dispatcher:
                 hint = fault.retry_after_s if fault else None
                 model_scope = call.model if fault is not None and fault.per_model else None
                 waited = self.pool.cool_down(account, model_scope, hint, failure.reason,
-                                             rate_limited=failure.status == 429)
+                                             rate_limited=failure.status == 429,
+                                             kind=fault.kind if fault else None)
                 attempts.append(AttemptRecord(account.label, failure.status, _short(failure.reason), waited))
                 tried.append(account.id)
                 if hint is not None and hint <= SAME_ACCOUNT_WAIT_S:
@@ -177,6 +207,7 @@ class Dispatcher:
                     retry_same = account
                 continue
             except (httpx.HTTPError, TimeoutError) as e:
+                release()
                 if resp is not None:
                     await resp.aclose()
                 reason = "no first byte in time" if isinstance(e, TimeoutError) else type(e).__name__
@@ -185,9 +216,14 @@ class Dispatcher:
                 tried.append(account.id)
                 continue
             except BaseException:
+                release()
                 if resp is not None:
                     await resp.aclose()
                 raise
+            if isinstance(result, UpstreamStream):
+                result._release = release  # the slot is held until the stream ends
+            else:
+                release()
             self.pool.succeeded(account)
             attempts.append(AttemptRecord(account.label, 200, ""))
             return result
@@ -196,7 +232,10 @@ class Dispatcher:
     def _exhausted(self, model: str, attempts: list[AttemptRecord]) -> PoolExhausted:
         """429 when the accounts are rate limited (with the wait), 503 when the upstream failed."""
         if not self.pool.usable():
-            return PoolExhausted("no enabled upstream account is configured", attempts=attempts)
+            if not self.pool.accounts:
+                return PoolExhausted("no enabled upstream account is configured", attempts=attempts)
+            reasons = "; ".join(v.describe() for v in self.pool.explain(model))
+            return PoolExhausted(f"no account can serve {model} ({reasons})", attempts=attempts)
         wait = self.pool.soonest_ready(model)
         limited = any(a.status == 429 for a in attempts) or (not attempts and self.pool.rate_limited(model))
         if limited:

@@ -53,3 +53,21 @@ def test_header_hint_and_message_hint():
     body = json.dumps({"error": {"code": 429, "message": "Please retry in 1.5s."}}).encode()
     assert read_fault(429, {}, body).retry_after_s == 1.5
     assert read_fault(500, {}, b"not json").message == "not json"
+
+
+def test_fault_kinds_pick_the_default_ladder():
+    quota = read_fault(429, {}, (UPSTREAM / "error_429_cloudcode_quota.json").read_bytes())
+    assert quota.kind == "quota" and quota.per_model and quota.retry_after_s == pytest.approx(581981.3, abs=1)
+    day = read_fault(429, {}, (UPSTREAM / "error_429.json").read_bytes())
+    assert day.kind == "quota" and "GenerateRequestsPerDayPerProjectPerModel-FreeTier" in day.quota_ids
+    capacity = read_fault(429, {}, (UPSTREAM / "error_429_cloudcode_capacity_stream.json").read_bytes())
+    assert capacity.kind == "capacity" and capacity.retry_after_s is None
+    assert read_fault(503, {}, b"{}").kind == "server" and read_fault(401, {}, b"{}").kind == "auth"
+
+
+def test_quota_reset_time_stamp_without_delay():
+    body = {"error": {"code": 429, "message": "m", "details": [{
+        "@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "QUOTA_EXHAUSTED",
+        "metadata": {"quotaResetTimeStamp": "2999-01-01T00:00:00Z"}}]}}
+    fault = read_fault(429, {}, json.dumps(body).encode())
+    assert fault.retry_after_s > 10 * 365 * 86400, "a real reset far away is not capped"

@@ -239,3 +239,20 @@ async def test_backpressure_holds_the_stream_for_a_slow_reader(sim):
             break
     assert len(sim.log[0].event_times) == 20000
     writer.close()
+
+
+def test_time_windows_model_per_key_quota_resets():
+    from addon.simulator.faults import FaultBook
+
+    now = [100.0]
+    book = FaultBook(clock=lambda: now[0])
+    first = book.take("sim-limited5s_a")
+    assert first.error.kind == "status" and first.error.value == 429 and first.retry_delay == "5s"
+    now[0] += 3.5
+    assert book.take("sim-limited5s_a").retry_delay == "1.5s"
+    now[0] += 2
+    assert book.take("sim-limited5s_a").error is None
+    day = book.take("sim-exhausted2h_b")
+    assert day.error.kind == "quota" and day.retry_delay == "7200s"
+    now[0] += 3600
+    assert book.take("sim-exhausted2h_b").retry_delay == "3600s"

@@ -1,0 +1,81 @@
+"""The pool inside a running gateway: explanations, live account changes, sticky sessions, restarts."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import httpx
+
+from addon.pool.store import AccountStore, OAuthFile
+
+MODEL = "gemini-2.5-flash"
+
+
+def body(text: str = "hello there, gateway") -> dict:
+    return {"contents": [{"role": "user", "parts": [{"text": text}]}]}
+
+
+def url(gw, method: str = "generateContent") -> str:
+    return f"{gw.url}/v1beta/models/{MODEL}:{method}"
+
+
+def keys_tried(gw) -> list[str]:
+    return [r.api_key for r in gw.sim.log if r.path.endswith(":streamGenerateContent")]
+
+
+def test_debug_header_explains_the_decision(start_gateway):
+    gw = start_gateway(keys=["sim-429-retry30s_a", "good-key"])
+    first = httpx.post(url(gw), json=body(), headers={"x-interlock-debug": "1"}, timeout=30)
+    assert first.status_code == 200
+    why = first.headers["x-interlock-why"]
+    assert "attempt 1 for gemini-2.5-flash" in why and "attempt 2" in why and "already tried" in why
+    second = httpx.post(url(gw), json=body(), headers={"x-interlock-debug": "1"}, timeout=30)
+    assert "key-1 skip: cooling down" in second.headers["x-interlock-why"]
+    assert "x-interlock-why" not in httpx.post(url(gw), json=body(), timeout=30).headers
+
+
+def test_a_conversation_stays_on_its_account(start_gateway):
+    gw = start_gateway(keys=["k1", "k2", "k3"])
+    for text in ("conversation one, first turn", "conversation two, first turn"):
+        for _ in range(3):
+            assert httpx.post(url(gw), json=body(text), timeout=30).status_code == 200
+    tried = keys_tried(gw)
+    assert len(set(tried[:3])) == 1 and len(set(tried[3:])) == 1 and tried[0] != tried[3]
+
+
+def test_account_changes_apply_without_restart(start_gateway):
+    gw = start_gateway(keys=["k1", "k2"])
+    store = AccountStore(gw.home / "accounts")
+    store.update("key-1", enabled=False, disabled_reason="paused by test")
+    time.sleep(1.1)  # the pool looks at the files at most once a second
+    for i in range(4):
+        assert httpx.post(url(gw), json=body(f"turn {i} of a new chat"), timeout=30).status_code == 200
+    assert set(keys_tried(gw)) == {"k2"}
+
+
+def test_oauth_accounts_are_skipped_with_a_clear_reason(start_gateway, tmp_path):
+    gw = start_gateway(keys=["k1"])
+    store = AccountStore(gw.home / "accounts")
+    store.remove("key-1")
+    store.create(OAuthFile(kind="google_oauth", refresh_token="1//0refresh-xyz-0001", label="me"))
+    time.sleep(1.1)
+    r = httpx.post(url(gw), json=body(), timeout=30)
+    assert r.status_code == 503
+    assert "me skip: google_oauth accounts need the Cloud Code provider" in r.json()["error"]["message"]
+
+
+def test_cooldowns_survive_a_gateway_restart(start_gateway):
+    gw = start_gateway(keys=["sim-quota_x", "good"])
+    assert httpx.post(url(gw), json=body(), timeout=30).status_code == 200
+    gw.stop()
+    state = json.loads((gw.home / "pool-state.json").read_text())
+    assert any(c["account"] == "key-1" and c["model"] == MODEL for c in state["cooldowns"])
+    from harness import RunningGateway
+
+    again = RunningGateway(gw.home).start()
+    try:
+        assert httpx.post(url(again), json=body(), timeout=30).status_code == 200
+        assert keys_tried(again) == ["good"], "the exhausted key is not asked again after a restart"
+    finally:
+        again.stop()
