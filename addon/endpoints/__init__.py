@@ -4,6 +4,7 @@
 """
 
 from addon.endpoints import gemini, local
+from addon.endpoints import messages as anthropic_messages
 
 ENDPOINTS = {
     "health": local.health,
@@ -16,4 +17,6 @@ ENDPOINTS = {
     "get_model_gemini": local.get_model_gemini,
     "detect_model": local.detect_model,
     "gemini": gemini.call,
+    "messages": anthropic_messages.messages,
+    "count_tokens": anthropic_messages.count_tokens,
 }

@@ -54,8 +54,6 @@ def test_telemetry_sink(gateway):
 
 
 @pytest.mark.parametrize("path,capability,envelope", [
-    ("/v1/messages", "Anthropic Messages", "anthropic"),
-    ("/v1/messages/count_tokens", "Anthropic count_tokens", "anthropic"),
     ("/v1/chat/completions", "OpenAI Chat Completions", "openai"),
     ("/v1/responses", "OpenAI Responses API", "openai"),
     ("/v1/images/generations", "OpenAI Images", "openai"),

@@ -228,3 +228,17 @@ def test_every_captured_claude_code_request_translates(record, target):
     body = anthropic_request.count_tokens_body(out.body, target)["generateContentRequest"] if counting else out.body
     assert validation.check(body) is None, body
     assert "cache_control" not in json.dumps(body)
+
+
+@pytest.mark.parametrize("target", [GEMINI, CLAUDE])
+async def test_the_simulator_accepts_every_captured_request(client, target):
+    for param in captured_requests():
+        record = param.values[0]
+        counting = record["path"].endswith("/count_tokens")
+        out = hub(record["body"], target, counting=counting, output_limit=65536)
+        if counting:
+            r = await client.post(f"/v1beta/models/{target}:countTokens",
+                                  json=anthropic_request.count_tokens_body(out.body, target))
+        else:
+            r = await client.post(f"/v1beta/models/{target}:streamGenerateContent?alt=sse", json=out.body)
+        assert r.status_code == 200, (param.id, r.text[:500])
