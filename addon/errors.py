@@ -120,6 +120,7 @@ _ANTHROPIC_TYPE = {
     400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
     404: "not_found_error", 413: "request_too_large", 429: "rate_limit_error", 500: "api_error",
     501: "api_error", 503: "overloaded_error", 529: "overloaded_error",
+    504: "timeout_error",
 }
 
 _OPENAI_TYPE = {

@@ -60,8 +60,8 @@ _add("GET DELETE", r"(/v1)?/responses/(?P<id>[^/]+)", "response_by_id", O, "Open
 _add("GET", r"(/v1)?/responses", "responses_websocket", O, "OpenAI Responses API")
 _add("POST", r"/v1/images/(generations|edits)", "images", O)
 _add("POST", r"/v1/audio/transcriptions", "audio", O)
-_add("POST", r"/v1/messages", "messages", A, "Anthropic Messages")
-_add("POST", r"/v1/messages/count_tokens", "count_tokens", A, "Anthropic count_tokens")
+_add("POST", r"/v1/messages", "messages", A)
+_add("POST", r"/v1/messages/count_tokens", "count_tokens", A)
 _add("GET POST DELETE", r"/mcp/(?P<server>[^/]+)/mcp", "mcp", O, "MCP endpoints")
 _add("POST", r"/internal/warmup", "warmup", O, "account warmup")
 

@@ -5,6 +5,7 @@
 
 from addon.endpoints import gemini, local
 from addon.endpoints import chat, media
+from addon.endpoints import messages as anthropic_messages
 
 ENDPOINTS = {
     "health": local.health,
@@ -21,4 +22,6 @@ ENDPOINTS = {
     "completions": chat.completions,
     "images": media.images,
     "audio": media.audio,
+    "messages": anthropic_messages.messages,
+    "count_tokens": anthropic_messages.count_tokens,
 }

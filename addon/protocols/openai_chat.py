@@ -297,8 +297,7 @@ def _tools(tools: Any) -> tuple[list[dict], list[str]]:
         params = fn.get("parameters")
         if params is not None:
             _want(params, dict, f"{at}.function.parameters", "a JSON Schema object")
-            cleaned = schema.sanitize(params)
-            if cleaned.get("properties") or cleaned.get("type") != "object":
+            if (cleaned := schema.to_gemini(params)) is not None:
                 declaration["parameters"] = cleaned
         declarations.append(declaration)
         names.append(name)

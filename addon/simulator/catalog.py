@@ -72,11 +72,20 @@ def lookup(name: str) -> dict[str, Any] | None:
     """The Model entry for `name`, synthesized for unlisted `gemini-` names; None if unknown."""
     if name in _BY_NAME:
         return _BY_NAME[name]
+    if name.startswith("claude-"):
+        return claude_entry(name)
     if not name.startswith("gemini-"):
         return None
     display = " ".join(w.capitalize() for w in name.split("-"))
     return _gemini_entry(name, "001", display, f"{display} (served by the interlock simulator)",
                          65536, 64, thinks(name))
+
+
+def claude_entry(name: str) -> dict[str, Any]:
+    """Claude models as the Antigravity upstream serves them next to Gemini: thinking, 64k out."""
+    display = " ".join(w.capitalize() for w in name.split("-"))
+    return _gemini_entry(name, "001", display, f"{display} (served by the interlock simulator)",
+                         64000, 64, True)
 
 
 def supports(entry: dict[str, Any], method: str) -> bool:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from email.utils import formatdate
 from typing import Any
 
-from . import catalog, delivery, errors, framing, prompt, validation
+from . import catalog, delivery, errors, framing, prompt, signatures, validation
 from .connection import Exchange
 from .delivery import Headers, Pacing
 from .directives import DirectiveError
@@ -49,6 +49,7 @@ class GeminiApi:
                  clock: Callable[[], float]) -> None:
         self.faults, self.log, self.pacing, self.clock = faults, log, pacing, clock
         self._sequence = 0
+        self.issued: set[str] = set()  # thought signatures this simulator has given out
 
     async def handle(self, exchange: Exchange) -> bool:
         """Answers the request if it is a Gemini API route; False leaves it to others."""
@@ -92,7 +93,8 @@ class GeminiApi:
             return errors.bad_request("Invalid JSON payload received. Unexpected token.")
         if method == "countTokens":
             return await self._count(exchange, body)
-        return validation.check(body) or await self._generate(exchange, model, method, body)
+        return (validation.check(body) or signatures.check(body, model, self.issued)
+                or await self._generate(exchange, model, method, body))
 
     async def _list(self, exchange: Exchange) -> errors.Error | None:
         query = exchange.request.query
@@ -150,13 +152,20 @@ class GeminiApi:
                          tuple(prompt_details(body)))
         record.response_id = ident.response_id
         reply = compose(asked)
+        self.issued.add(ident.signature)
+        claude = signatures.is_claude(model)
         if method == "generateContent":
-            await delivery.unary(exchange, unary(reply, ident), self._headers(record, JSON_TYPE),
-                                 plan, pacing)
+            answer = unary(reply, ident)
+            if claude:
+                answer = signatures.sign_thoughts([answer], ident.signature)[0]
+            await delivery.unary(exchange, answer, self._headers(record, JSON_TYPE), plan, pacing)
             return None
         sse = exchange.request.query.get("alt") == "sse"
         headers = self._headers(record, SSE_TYPE if sse else JSON_TYPE)
-        await delivery.stream(exchange, stream_events(reply, ident), sse, headers, plan, pacing)
+        events = stream_events(reply, ident)
+        if claude:
+            events = signatures.sign_thoughts(events, ident.signature)
+        await delivery.stream(exchange, events, sse, headers, plan, pacing)
         return None
 
     async def _json(self, exchange: Exchange, body: Any) -> None:

@@ -66,7 +66,7 @@ def test_auth_matrix(gw, location, path, right):
 def test_anthropic_caller_gets_anthropic_envelope(gw):
     r = httpx.post(gw.url + "/v1/messages", json={}, headers={"anthropic-version": "2023-06-01"})
     if gw.mode in ("off", "auto"):
-        assert r.status_code == 501
+        assert r.status_code == 400 and r.json()["error"]["type"] == "invalid_request_error"
     else:
         assert r.status_code == 401 and r.json()["type"] == "error"
         assert r.json()["error"]["type"] == "authentication_error"

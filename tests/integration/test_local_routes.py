@@ -54,8 +54,6 @@ def test_telemetry_sink(gateway):
 
 
 @pytest.mark.parametrize("path,capability,envelope", [
-    ("/v1/messages", "Anthropic Messages", "anthropic"),
-    ("/v1/messages/count_tokens", "Anthropic count_tokens", "anthropic"),
     ("/v1/responses", "OpenAI Responses API", "openai"),
 ])
 def test_later_capabilities_answer_501_naming_them(gateway, path, capability, envelope):

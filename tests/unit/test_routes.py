@@ -24,8 +24,10 @@ def test_every_spec_path_is_routed(method, path, handler):
 
 
 def test_later_capabilities_are_named():
-    route = match("POST", "/v1/messages", {})
-    assert route.protocol is Protocol.ANTHROPIC and route.capability == "Anthropic Messages"
+    route = match("POST", "/v1/responses", {})
+    assert route.protocol is Protocol.OPENAI and route.capability == "OpenAI Responses API"
+    assert match("POST", "/v1/messages?beta=true", {}).capability is None
+    assert match("POST", "/v1/chat/completions", {}).capability is None
     assert match("POST", "/v1beta/models/m:generateContent", {}).capability is None
 
 

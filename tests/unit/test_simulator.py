@@ -232,12 +232,12 @@ async def test_key_in_query_string_is_accepted(sim):
 
 
 async def test_unknown_model_is_the_captured_404(client):
-    r = await client.post("/v1beta/models/claude-x:generateContent", json=HI)
+    r = await client.post("/v1beta/models/llama-x:generateContent", json=HI)
     assert r.status_code == 404
     fixture = json.loads(error_body("error_404.json"))
     assert shape(r.json()) == shape(fixture)
     pattern = re.escape(fixture["error"]["message"]).replace(
-        re.escape("gemini-2.5-flash-native-audio-preview-09-2025"), "claude-x")
+        re.escape("gemini-2.5-flash-native-audio-preview-09-2025"), "llama-x")
     assert re.fullmatch(pattern, r.json()["error"]["message"])
     r = await client.post("/v1beta/models/gemini-3.5-flash-lite:generateContent", json=HI)
     assert r.status_code == 200

@@ -220,3 +220,30 @@ async def test_thinking_directive_and_non_thinking_models(client):
 async def test_malformed_function_call_finish_is_a_bare_candidate(client):
     evts = await events(client, {"contents": [user("x [[sim finish=MALFORMED_FUNCTION_CALL]]")]})
     assert evts[-1]["candidates"] == [{"finishReason": "MALFORMED_FUNCTION_CALL", "index": 0}]
+
+
+async def test_claude_names_think_and_sign_their_thoughts(client):
+    body = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}],
+            "generationConfig": {"thinkingConfig": {"includeThoughts": True}}}
+    r = await client.post("/v1beta/models/claude-sonnet-4-6:generateContent", json=body)
+    parts = r.json()["candidates"][0]["content"]["parts"]
+    assert parts[0]["thought"] and parts[0]["thoughtSignature"] and "thoughtSignature" not in parts[1]
+
+
+async def test_signatures_it_never_issued_are_refused(client):
+    first = await client.post("/v1beta/models/gemini-2.5-flash:generateContent", json={
+        "contents": [{"role": "user", "parts": [{"text": "hi"}]}],
+        "generationConfig": {"thinkingConfig": {"includeThoughts": True}}})
+    issued = first.json()["candidates"][0]["content"]["parts"][1]["thoughtSignature"]
+
+    def turn(signature):
+        return {"contents": [{"role": "user", "parts": [{"text": "hi"}]},
+                             {"role": "model", "parts": [{"text": "hello", "thoughtSignature": signature}]},
+                             {"role": "user", "parts": [{"text": "again"}]}]}
+    assert (await client.post("/v1beta/models/gemini-2.5-flash:generateContent", json=turn(issued))).status_code == 200
+    forged = await client.post("/v1beta/models/gemini-2.5-flash:generateContent", json=turn("Zm9yZ2Vk"))
+    assert forged.status_code == 400 and forged.json()["error"]["message"] == "Corrupted thought signature."
+    sentinel = "skip_thought_signature_validator"
+    assert (await client.post("/v1beta/models/gemini-3-flash:generateContent", json=turn(sentinel))).status_code == 200
+    claude = await client.post("/v1beta/models/claude-sonnet-4-6:generateContent", json=turn(sentinel))
+    assert claude.status_code == 400 and "Invalid `signature`" in claude.json()["error"]["message"]
