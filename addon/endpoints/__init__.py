@@ -4,7 +4,7 @@
 """
 
 from addon.endpoints import gemini, local
-from addon.endpoints import chat
+from addon.endpoints import chat, media
 
 ENDPOINTS = {
     "health": local.health,
@@ -19,4 +19,6 @@ ENDPOINTS = {
     "gemini": gemini.call,
     "chat": chat.chat,
     "completions": chat.completions,
+    "images": media.images,
+    "audio": media.audio,
 }

@@ -48,6 +48,7 @@ class Prompt:
     max_output_tokens: int | None = None
     json_schema: dict[str, Any] | None = None
     wants_json: bool = False
+    media: tuple[tuple[str, int], ...] = ()  # (mimeType, bytes) of the last user turn's inline data
 
     def first_path(self) -> str | None:
         for source in (self.text, self.all_text):
@@ -85,6 +86,7 @@ def read(model: str, request: dict[str, Any]) -> Prompt:
         max_output_tokens=get(config, "maxOutputTokens"),
         json_schema=schema if isinstance(schema, dict) else None,
         wants_json=str(get(config, "responseMimeType", "")).startswith("application/json"),
+        media=tuple(_media(contents)),
     )
 
 
@@ -96,6 +98,16 @@ def _last_user_texts(contents: list[dict[str, Any]]) -> list[str]:
                  if isinstance(p, dict) and isinstance(p.get("text"), str) and not p.get("thought")]
         if texts:
             return texts
+    return []
+
+
+def _media(contents: list[dict[str, Any]]) -> list[tuple[str, int]]:
+    for content in reversed(contents):
+        if get(content, "role", "user") != "user":
+            continue
+        blobs = [get(p, "inlineData") for p in get(content, "parts", []) or [] if isinstance(p, dict)]
+        return [(str(get(b, "mimeType", "")), len(str(b.get("data", ""))) * 3 // 4)
+                for b in blobs if isinstance(b, dict)]
     return []
 
 

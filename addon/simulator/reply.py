@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from . import catalog
+from . import catalog, images
 from .prompt import Function, Prompt
 from .schema_values import Hints, value_for
 
@@ -41,6 +41,7 @@ class Reply:
     calls: tuple[dict[str, Any], ...] = ()
     finish_reason: str = "STOP"
     finish_message: str | None = None
+    images: tuple[dict[str, str], ...] = ()  # inlineData blobs, each its own event after the texts
 
 
 def compose(prompt: Prompt) -> Reply:
@@ -54,6 +55,8 @@ def compose(prompt: Prompt) -> Reply:
             calls.append({"name": function.name, "args": args if isinstance(args, dict) else {}})
         return Reply(thoughts, calls=tuple(calls), finish_message=CALL_MESSAGE)
     d = prompt.directives
+    if images.draws(prompt.model) and not d.reply:
+        return Reply(thoughts, images=(images.inline_png(prompt.all_text),), finish_reason=d.finish or "STOP")
     if d.finish == "MALFORMED_FUNCTION_CALL":
         return Reply(thoughts, finish_reason=d.finish)
     text, extensible = _answer_text(prompt)
@@ -118,6 +121,10 @@ def _answer_text(prompt: Prompt) -> tuple[str, bool]:
         return prompt.directives.reply, False
     if prompt.function_responses:
         return _tool_result_text(prompt.function_responses), True
+    audio = [(mime, size) for mime, size in prompt.media if mime.startswith("audio/")]
+    if audio:
+        heard = ", ".join(f"{size} bytes of {mime}" for mime, size in audio)
+        return f"This is a simulated transcript of {heard}; no speech recognition was run.", False
     if prompt.wants_json:
         value = value_for(prompt.json_schema or {"type": "object", "properties": {
             "answer": {"type": "string"}}}, Hints(prompt.text, prompt.first_path()))

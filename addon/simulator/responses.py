@@ -53,9 +53,10 @@ def stream_events(reply: Reply, ident: Identity) -> list[dict[str, Any]]:
     for i, text in enumerate(reply.texts):
         steps.append([_signed({"text": text}, ident) if i == 0 and reply.thoughts
                       else {"text": text}])
+    steps += [[{"inlineData": dict(blob)}] for blob in reply.images]
     if reply.calls:
         steps.append(_call_parts(reply, ident))
-    if not reply.texts and not reply.calls:
+    if not reply.texts and not reply.calls and not reply.images:
         steps.append([])
     events = []
     thoughts = answer = ""
@@ -78,6 +79,7 @@ def unary(reply: Reply, ident: Identity) -> dict[str, Any]:
     text = "".join(reply.texts)
     if text:
         parts.append(_signed({"text": text}, ident) if thoughts else {"text": text})
+    parts += [{"inlineData": dict(blob)} for blob in reply.images]
     parts += _call_parts(reply, ident)
     answer = "".join(_part_text(p) for p in parts if not p.get("thought"))
     return _response(parts, reply, ident, answer, thoughts)

@@ -57,7 +57,6 @@ def test_telemetry_sink(gateway):
     ("/v1/messages", "Anthropic Messages", "anthropic"),
     ("/v1/messages/count_tokens", "Anthropic count_tokens", "anthropic"),
     ("/v1/responses", "OpenAI Responses API", "openai"),
-    ("/v1/images/generations", "OpenAI Images", "openai"),
 ])
 def test_later_capabilities_answer_501_naming_them(gateway, path, capability, envelope):
     r = httpx.post(gateway.url + path, json={})
@@ -72,7 +71,7 @@ def test_later_capabilities_answer_501_naming_them(gateway, path, capability, en
 def test_openai_sdk_reports_501_without_retrying(gateway):
     c = openai.OpenAI(base_url=gateway.url + "/v1", api_key="x")
     with pytest.raises(openai.APIStatusError) as e:
-        c.images.generate(model="gemini-3.1-flash-image", prompt="a cat")
+        c.responses.create(model="gpt-4o", input="hi")
     assert e.value.status_code == 501
 
 
