@@ -257,6 +257,10 @@ BAD = [
     ("/v1/chat/completions", json.dumps({"model": "gpt-4o", "messages": [
         {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "file:///etc/passwd"}}]}]}).encode(),
      "messages[0].content[0].image_url.url", "http(s) URL"),
+    ("/v1/chat/completions", json.dumps({"model": "gpt-4o", "messages": [
+        {"role": "user", "content": [{"type": "image_url",
+                                      "image_url": {"url": "http://127.0.0.1:9/x.png"}}]}]}).encode(),
+     "messages[0].content[0].image_url.url", "could not fetch image"),
     ("/v1/chat/completions", json.dumps({"model": "gpt-4o", "messages": [{"role": "user", "content": 1}]}).encode(),
      "messages[0].content", "integer"),
     ("/v1/chat/completions", json.dumps({"model": 5, "messages": [{"role": "user", "content": "x"}]}).encode(),
