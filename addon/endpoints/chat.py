@@ -30,32 +30,32 @@ def _headers(mapped: str, account: str, content_type: str) -> dict[str, str]:
     return {"content-type": content_type, "x-mapped-model": mapped, "x-account-email": account}
 
 
-async def _fetch_image(client: httpx.AsyncClient, url: str) -> tuple[str, str]:
+async def _fetch_image(client: httpx.AsyncClient, url: str, param: str) -> tuple[str, str]:
     """One remote image, bounded in size and time; a failure is the client's 400."""
     try:
         async with client.stream("GET", url) as resp:
             if resp.status_code != 200:
-                raise ClientError(f"could not fetch image {url}: HTTP {resp.status_code}", param="messages")
+                raise ClientError(f"could not fetch image {url}: HTTP {resp.status_code}", param=param)
             body = bytearray()
             async for chunk in resp.aiter_bytes():
                 body += chunk
                 if len(body) > IMAGE_FETCH_LIMIT:
                     raise ClientError(f"image {url} is larger than {IMAGE_FETCH_LIMIT // (1024 * 1024)} MB",
-                                      param="messages")
+                                      param=param)
             mime = resp.headers.get("content-type", "image/jpeg").split(";")[0].strip() or "image/jpeg"
     except httpx.HTTPError as e:
-        raise ClientError(f"could not fetch image {url}: {type(e).__name__}", param="messages") from None
+        raise ClientError(f"could not fetch image {url}: {type(e).__name__}", param=param) from None
     return mime, base64.b64encode(bytes(body)).decode()
 
 
-async def _fetch_images(urls: list[str]) -> dict[str, tuple[str, str]]:
+async def _fetch_images(urls: dict[str, str]) -> dict[str, tuple[str, str]]:
     if not urls:
         return {}
     async with httpx.AsyncClient(timeout=IMAGE_FETCH_TIMEOUT_S, follow_redirects=True, trust_env=False,
                                  limits=httpx.Limits(max_connections=8)) as client:
         try:
             async with asyncio.timeout(IMAGE_FETCH_TIMEOUT_S * 2):
-                found = await asyncio.gather(*(_fetch_image(client, u) for u in urls))
+                found = await asyncio.gather(*(_fetch_image(client, u, p) for u, p in urls.items()))
         except TimeoutError:
             raise ClientError("fetching the request's image URLs took too long", param="messages") from None
     return dict(zip(urls, found, strict=True))

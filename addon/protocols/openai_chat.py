@@ -37,7 +37,8 @@ def _bad(param: str, message: str) -> ClientError:
 
 
 def _want(value: Any, kind: type | tuple[type, ...], param: str, what: str) -> Any:
-    if not isinstance(value, kind) or (isinstance(value, bool) and bool not in (kind if isinstance(kind, tuple) else (kind,))):
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
         raise _bad(param, f"Invalid type for '{param}': expected {what}, but got {_type_name(value)} instead.")
     return value
 
@@ -61,17 +62,17 @@ def _integer(doc: dict, name: str, lo: int, hi: int | None = None) -> int | None
     return value
 
 
-def remote_image_urls(doc: Any) -> list[str]:
-    """The `http(s)` image URLs of user messages, for the endpoint to fetch before `to_hub`."""
-    urls: list[str] = []
+def remote_image_urls(doc: Any) -> dict[str, str]:
+    """The `http(s)` image URLs of user messages (URL → its `param`), for the endpoint to fetch."""
+    urls: dict[str, str] = {}
     messages = doc.get("messages") if isinstance(doc, dict) else None
-    for message in messages if isinstance(messages, list) else ():
+    for i, message in enumerate(messages if isinstance(messages, list) else ()):
         content = message.get("content") if isinstance(message, dict) else None
-        for part in content if isinstance(content, list) else ():
+        for j, part in enumerate(content if isinstance(content, list) else ()):
             image = part.get("image_url") if isinstance(part, dict) else None
             url = image.get("url") if isinstance(image, dict) else image
-            if isinstance(url, str) and url.startswith(("http://", "https://")) and url not in urls:
-                urls.append(url)
+            if isinstance(url, str) and url.startswith(("http://", "https://")):
+                urls.setdefault(url, f"messages[{i}].content[{j}].image_url.url")
     return urls
 
 

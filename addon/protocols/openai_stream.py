@@ -241,8 +241,9 @@ def chat_completion(events: list[dict], completion_id: str, created: int, model:
 def text_completion(events: list[dict], completion_id: str, created: int, model: str, index: int = 0) -> dict:
     """The whole legacy `text_completion`; thoughts are not part of the completion text."""
     turn = _read_all(events, completion_id)
+    ordered = [turn.choices[k] for k in sorted(turn.choices)]
     choices = [{"text": "".join(c.content), "index": index + i, "logprobs": None,
-                "finish_reason": _legacy(c.finish) or "stop"} for i, c in enumerate(turn.choices[k] for k in sorted(turn.choices))]
+                "finish_reason": _legacy(c.finish) or "stop"} for i, c in enumerate(ordered)]
     plain = usage(turn.usage_metadata)
     return {"id": completion_id, "object": "text_completion", "created": created, "model": model,
             "choices": choices, "usage": {k: plain[k] for k in ("prompt_tokens", "completion_tokens", "total_tokens")}}

@@ -257,6 +257,10 @@ BAD = [
     ("/v1/chat/completions", json.dumps({"model": "gpt-4o", "messages": [
         {"role": "user", "content": [{"type": "image_url", "image_url": {"url": "file:///etc/passwd"}}]}]}).encode(),
      "messages[0].content[0].image_url.url", "http(s) URL"),
+    ("/v1/chat/completions", json.dumps({"model": "gpt-4o", "messages": [
+        {"role": "user", "content": [{"type": "image_url",
+                                      "image_url": {"url": "http://127.0.0.1:9/x.png"}}]}]}).encode(),
+     "messages[0].content[0].image_url.url", "could not fetch image"),
     ("/v1/chat/completions", json.dumps({"model": "gpt-4o", "messages": [{"role": "user", "content": 1}]}).encode(),
      "messages[0].content", "integer"),
     ("/v1/chat/completions", json.dumps({"model": 5, "messages": [{"role": "user", "content": "x"}]}).encode(),
@@ -292,3 +296,31 @@ def test_sdk_raises_bad_request_with_param(gateway):
 def test_alias_without_v1(gateway):
     c = openai.OpenAI(base_url=gateway.url, api_key="x", max_retries=0)
     assert c.chat.completions.create(model=MODEL, messages=[{"role": "user", "content": "hi"}]).choices
+
+
+def test_keepalive_comments_while_the_upstream_is_silent(start_gateway):
+    gw = start_gateway(options={"keepalive_interval_s": 0.05})
+    with httpx.stream("POST", gw.url + "/v1/chat/completions", json={
+            "model": MODEL, "stream": True,
+            "messages": [{"role": "user", "content": "slow [[sim chunks=3 interval_ms=400]]"}]}) as r:
+        body = b"".join(r.iter_bytes())
+    assert b": keep-alive\n\n" in body and body.endswith(b"data: [DONE]\n\n")
+    chunks = [f[6:] for f in body.decode().split("\n\n") if f.startswith("data: {")]
+    assert "".join(json.loads(c)["choices"][0]["delta"].get("content", "") for c in chunks).startswith("You said")
+
+
+def test_gemini_3_call_ids_round_trip(gateway):
+    client = sdk(gateway)
+    messages = [{"role": "user", "content": "Use get_weather for Oslo"}]
+    first = client.chat.completions.create(model="gemini-3-pro-preview", messages=messages, tools=[WEATHER])
+    call = first.choices[0].message.tool_calls[0]
+    upstream_id = json.dumps(call.id)
+    assert call.id and not call.id.startswith("call_")  # Gemini 3's own id, so the answer can echo it
+    messages += [first.choices[0].message.model_dump(exclude_none=True),
+                 {"role": "tool", "tool_call_id": call.id, "content": "snow"}]
+    second = client.chat.completions.create(model="gemini-3-pro-preview", messages=messages, tools=[WEATHER])
+    assert "snow" in second.choices[0].message.content
+    sent = last_request(gateway)["contents"]
+    assert json.dumps(sent[1]["parts"][0]["functionCall"]["id"]) == upstream_id
+    assert sent[1]["parts"][0]["thoughtSignature"] == "skip_thought_signature_validator"
+    assert sent[2]["parts"][0]["functionResponse"]["id"] == call.id

@@ -60,7 +60,8 @@ def test_audio_transcription(gateway):
     clip = wav()
     done = sdk(gateway).audio.transcriptions.create(model="whisper-1", file=("hello.wav", clip, "audio/wav"))
     Transcription.model_validate(done.model_dump())
-    assert done.text == f"This is a simulated transcript of {len(clip)} bytes of audio/wav; no speech recognition was run."
+    assert done.text == (f"This is a simulated transcript of {len(clip)} bytes of audio/wav; "
+                         "no speech recognition was run.")
     parts = last_request(gateway)["contents"][0]["parts"]
     assert parts[0]["text"].startswith("Generate a transcript") and parts[1]["inlineData"]["mimeType"] == "audio/wav"
     text = sdk(gateway).audio.transcriptions.create(model="whisper-1", file=("a.mp3", clip), response_format="text")

@@ -13,8 +13,8 @@ def encoded(files: dict, data: dict | None = None) -> tuple[bytes, str]:
 
 
 def test_multipart_reads_what_httpx_writes():
-    body, ctype = encoded({"file": ("a b.wav", b"\x00\r\n--x\x01", "audio/wav"), "image[]": ("i.png", b"P", "image/png")},
-                          {"model": "whisper-1", "prompt": "héllo"})
+    files = {"file": ("a b.wav", b"\x00\r\n--x\x01", "audio/wav"), "image[]": ("i.png", b"P", "image/png")}
+    body, ctype = encoded(files, {"model": "whisper-1", "prompt": "héllo"})
     form = multipart.parse(body, ctype)
     assert form.fields == {"model": "whisper-1", "prompt": "héllo"}
     upload = form.file("file")
@@ -32,7 +32,8 @@ def test_malformed_multipart_is_a_client_error(body, ctype):
 @pytest.mark.parametrize("size,quality,expected", [
     ("1024x1024", None, {"aspectRatio": "1:1"}), ("1792x1024", "hd", {"aspectRatio": "16:9", "imageSize": "4K"}),
     ("1024x1536", "medium", {"aspectRatio": "2:3", "imageSize": "2K"}), ("16:9", None, {"aspectRatio": "16:9"}),
-    ("auto", "auto", {}), (None, "standard", {"imageSize": "1K"}), ("2048x2048", None, {"aspectRatio": "1:1", "imageSize": "2K"}),
+    ("auto", "auto", {}), (None, "standard", {"imageSize": "1K"}),
+    ("2048x2048", None, {"aspectRatio": "1:1", "imageSize": "2K"}),
 ])
 def test_image_config(size, quality, expected):
     assert openai_media.image_config(size, quality) == expected

@@ -184,7 +184,9 @@ def test_sdk_captures_hold_chat_requests():
 
 
 def test_remote_image_urls_are_found_for_the_endpoint_to_fetch():
-    assert openai_chat.remote_image_urls(RICH) == ["https://example.com/cat.png", "https://example.com/dog.jpg"]
+    assert openai_chat.remote_image_urls(RICH) == {
+        "https://example.com/cat.png": "messages[2].content[2].image_url.url",
+        "https://example.com/dog.jpg": "messages[2].content[3].image_url.url"}
 
 
 def test_a_local_path_as_image_url_is_refused_not_read():
