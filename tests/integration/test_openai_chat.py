@@ -324,3 +324,11 @@ def test_gemini_3_call_ids_round_trip(gateway):
     assert json.dumps(sent[1]["parts"][0]["functionCall"]["id"]) == upstream_id
     assert sent[1]["parts"][0]["thoughtSignature"] == "skip_thought_signature_validator"
     assert sent[2]["parts"][0]["functionResponse"]["id"] == call.id
+
+
+def test_chat_with_an_image_model_answers_a_markdown_image(gateway):
+    done = sdk(gateway).chat.completions.create(model="gemini-2.5-flash-image",
+                                                messages=[{"role": "user", "content": "draw an otter"}])
+    content = done.choices[0].message.content
+    assert content.startswith("![image](data:image/png;base64,") and content.endswith(")")
+    assert base64.b64decode(content[len("![image](data:image/png;base64,"):-1]).startswith(b"\x89PNG")

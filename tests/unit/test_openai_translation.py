@@ -76,9 +76,11 @@ def test_stream_goldens(name):
 @pytest.mark.parametrize("name", STREAMS)
 def test_split_at_every_byte_gives_the_same_chunks(name):
     raw = (UPSTREAM / f"{name}.sse").read_bytes()
-    whole = chat_sse(decode([raw]))
+    whole, legacy = chat_sse(decode([raw])), completion_sse(decode([raw]))
     for i in range(len(raw) + 1):
-        assert chat_sse(decode([raw[:i], raw[i:]])) == whole, i
+        events = decode([raw[:i], raw[i:]])
+        assert chat_sse(events) == whole, i
+        assert completion_sse(events) == legacy, i
 
 
 @pytest.mark.parametrize("name", STREAMS)
