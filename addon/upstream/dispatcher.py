@@ -262,6 +262,8 @@ class Dispatcher:
             message = f"every account is rate limited for {model}"
         else:
             message = f"the upstream failed {len(attempts)} attempt(s)"
+        if not attempts:  # nothing was sent: say why each account was passed over
+            message += " (" + "; ".join(v.describe() for v in self.pool.explain(model)) + ")"
         err = PoolExhausted(message, retry_after_s=max(wait, 1.0) if wait is not None else None,
                             attempts=attempts, rate_limited=limited)
         err.headers.update(_attempt_header(attempts))

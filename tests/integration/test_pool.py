@@ -100,3 +100,12 @@ def test_concurrency_limit_holds_and_slots_come_back_when_streams_end(start_gate
     starts = sorted(r.t_start for r in gw.sim.log)
     ends = sorted(r.event_times[-1] for r in gw.sim.log)
     assert all(starts[i + 1] >= ends[i] for i in range(len(starts) - 1)), "one request at a time"
+
+
+def test_exhaustion_without_attempts_names_every_skip_reason(start_gateway):
+    gw = start_gateway(keys=["sim-quota_z"])
+    first = httpx.post(url(gw), json=body(), timeout=30)
+    assert first.status_code == 429 and "key-1: 429" in first.json()["error"]["message"]
+    again = httpx.post(url(gw), json=body(), timeout=30)
+    assert again.status_code == 429 and int(again.headers["retry-after"]) == 120
+    assert "key-1 skip: cooling down" in again.json()["error"]["message"]
