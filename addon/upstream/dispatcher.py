@@ -167,6 +167,7 @@ class Dispatcher:
             if retry_same is not None:
                 account = retry_same
                 self.pool.hold(account)
+                why.note(f"attempt {len(attempts) + 1} for {call.model}: {account.label} again (short hint or new token)")
             else:
                 if why.wanted():
                     verdicts = self.pool.explain(call.model, call.session, tried)
