@@ -128,6 +128,9 @@ def parser() -> argparse.ArgumentParser:
     sim.add_argument("--port", type=int, default=8046)
     sim.add_argument("--host", default="127.0.0.1")
     sim.set_defaults(func=cmd_simulator)
+    from addon.accounts_cli import add_parser as add_accounts_parser
+
+    add_accounts_parser(sub)
     return p
 
 

@@ -42,6 +42,9 @@ class Settings(BaseModel):
     model_mapping: dict[str, str] = Field(default_factory=dict, description="client model → upstream model; '*' wildcards")
     monitor: bool = Field(True, description="interlock run starts mitmweb (True) or mitmdump (False)")
     web_port: int = Field(8081, ge=1, le=65535, description="mitmweb UI port")
+    oauth_token_url: str = Field("https://oauth2.googleapis.com/token", description="Google OAuth token endpoint")
+    oauth_client_id: str = Field("", description="OAuth client id for refresh tokens stored without their own")
+    oauth_client_secret: str = Field("", description="secret of oauth_client_id (installed-app clients have one)")
 
     @field_validator("api_key")
     @classmethod
@@ -50,7 +53,7 @@ class Settings(BaseModel):
             raise ValueError("must not contain whitespace")
         return v
 
-    @field_validator("gemini_base_url")
+    @field_validator("gemini_base_url", "oauth_token_url")
     @classmethod
     def _is_http_url(cls, v: str) -> str:
         if not v.startswith(("http://", "https://")):

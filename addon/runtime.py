@@ -19,6 +19,7 @@ from addon.pool.accounts import Account, load_dir
 from addon.pool.scheduler import Pool
 from addon.pool.state import STATE_FILE, StateFile
 from addon.pool.store import AccountStore
+from addon.pool.tokens import TokenManager
 from addon.upstream.bridge import Bridge
 from addon.upstream.dispatcher import Dispatcher
 from addon.upstream.gemini_api import GeminiApiProvider
@@ -73,7 +74,10 @@ class Runtime:
             dispatcher = Dispatcher(pool, lambda account: provider, max_attempts=self.settings.max_attempts,
                                     first_byte_timeout_s=self.settings.first_byte_timeout_s,
                                     upstream_timeout_s=self.settings.upstream_timeout_s,
-                                    verify_tls=self.verify_tls)
+                                    verify_tls=self.verify_tls,
+                                    tokens=TokenManager(pool, AccountStore(self.home / "accounts"),
+                                                        self.settings.oauth_token_url, self.settings.oauth_client_id,
+                                                        self.settings.oauth_client_secret, verify_tls=self.verify_tls))
             await self.bridge.start()
             self.services = Services(self.settings, ModelMap(self.settings.model_mapping), pool, dispatcher,
                                      demo=self.demo)

@@ -15,6 +15,7 @@ persist through a `PoolState`; the accounts themselves are re-read when their fi
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import math
 import time
 from collections import OrderedDict, deque
@@ -127,6 +128,11 @@ class Pool:
         accounts, self.problems = self._source.load()
         self.replace(accounts)
         return True
+
+    def disable(self, account_id: str, reason: str) -> None:
+        """Take an account out at once (its file says so too, but is re-read only later)."""
+        self._accounts = [dataclasses.replace(a, enabled=False, disabled_reason=reason) if a.id == account_id else a
+                          for a in self._accounts]
 
     @property
     def accounts(self) -> list[Account]:

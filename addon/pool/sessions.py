@@ -1,7 +1,8 @@
 """The session a request belongs to, so the scheduler can keep a conversation on one account
 (upstream prompt caches are per account).
 
-Strongest signal first: an explicit `x-interlock-session` header, Claude Code's session header,
+Strongest signal first: an explicit `x-interlock-session` header, the session headers of Claude
+Code (`x-claude-code-session-id`) and Codex (`session-id`),
 `metadata.user_id` (Anthropic), `prompt_cache_key` (OpenAI Responses), else a hash of the first
 user turn, which stays the same for every later request of the conversation.
 """
@@ -12,7 +13,7 @@ import hashlib
 import json
 from collections.abc import Mapping
 
-SESSION_HEADERS = ("x-interlock-session", "x-claude-code-session-id")
+SESSION_HEADERS = ("x-interlock-session", "x-claude-code-session-id", "session-id", "session_id", "x-session-id")
 
 
 def _digest(text: str) -> str:

@@ -19,6 +19,7 @@ from .delivery import Pacing
 from .faults import FaultBook
 from .gemini_api import JSON_TYPE, GeminiApi, google_headers
 from .log import LogRecord
+from .oauth import OAuthApi
 
 
 class Simulator:
@@ -37,7 +38,8 @@ class Simulator:
         self.host = "127.0.0.1"
         self.port = 0
         self._pacing = Pacing(first_byte_ms=first_byte_ms, interval_ms=interval_ms)
-        self._apis = [GeminiApi(self.faults, self.log, self._pacing, clock)]
+        self.oauth = OAuthApi(self.log, clock)
+        self._apis = [GeminiApi(self.faults, self.log, self._pacing, clock), self.oauth]
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
 
@@ -67,6 +69,7 @@ class Simulator:
         """Forgets the log and every key's request count."""
         self.log.clear()
         self.faults.reset()
+        self.oauth.reset()
 
     async def serve_forever(self) -> None:
         assert self._server is not None

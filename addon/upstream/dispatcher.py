@@ -21,6 +21,7 @@ from addon.errors import AttemptRecord, PoolExhausted, UpstreamError
 from addon.pool import why
 from addon.pool.accounts import Account
 from addon.pool.scheduler import Pool
+from addon.pool.tokens import TokenError, TokenManager
 from addon.upstream.cooldown import UpstreamFault
 from addon.upstream.provider import Provider, UpstreamCall, UpstreamEvents
 
@@ -102,8 +103,9 @@ class _Slot:
 class Dispatcher:
     def __init__(self, pool: Pool, provider_for: Callable[[Account], Provider], *, max_attempts: int = 3,
                  first_byte_timeout_s: float = 300.0, upstream_timeout_s: float = 600.0,
-                 connect_timeout_s: float = 15.0, verify_tls: bool = True) -> None:
+                 connect_timeout_s: float = 15.0, verify_tls: bool = True, tokens: TokenManager | None = None) -> None:
         self.pool = pool
+        self.tokens = tokens
         self.provider_for = provider_for
         self.max_attempts = max_attempts
         self.first_byte_timeout_s = first_byte_timeout_s
@@ -115,6 +117,8 @@ class Dispatcher:
 
     async def aclose(self) -> None:
         await self.client.aclose()
+        if self.tokens is not None:
+            await self.tokens.aclose()
 
     async def open_stream(self, call: UpstreamCall, *, gone: Callable[[], bool] = lambda: False) -> UpstreamStream:
         async def first_event(account: Account, provider: Provider, url: str, resp: httpx.Response,
@@ -156,12 +160,14 @@ class Dispatcher:
         attempts: list[AttemptRecord] = []
         tried: list[str] = []
         retry_same: Account | None = None
+        token_refreshed: set[str] = set()
         for _ in range(self.max_attempts):
             if gone():
                 break
             if retry_same is not None:
                 account = retry_same
                 self.pool.hold(account)
+                why.note(f"attempt {len(attempts) + 1} for {call.model}: {account.label} again (short hint or new token)")
             else:
                 if why.wanted():
                     verdicts = self.pool.explain(call.model, call.session, tried)
@@ -173,6 +179,14 @@ class Dispatcher:
             if account is None:
                 break
             release = _Slot(self.pool, account).release
+            if self.tokens is not None and self.tokens.needs_token(account):
+                try:
+                    account = await self.tokens.fresh(account)
+                except TokenError as e:
+                    release()
+                    attempts.append(AttemptRecord(account.label, None, _short(str(e))))
+                    tried.append(account.id)
+                    continue
             provider = self.provider_for(account)
             req = provider.request(account, call)
             resp: httpx.Response | None = None
@@ -191,6 +205,13 @@ class Dispatcher:
                 if resp is not None:
                     await resp.aclose()
                 fault = failure.fault
+                if (failure.status == 401 and self.tokens is not None and self.tokens.needs_token(account)
+                        and account.id not in token_refreshed):
+                    token_refreshed.add(account.id)  # a refused token: refresh it once, same account
+                    self.tokens.invalidate(account)
+                    attempts.append(AttemptRecord(account.label, 401, "token refused; refreshing it"))
+                    retry_same = account
+                    continue
                 if failure.status is not None and failure.status not in RETRYABLE_STATUS:
                     attempts.append(AttemptRecord(account.label, failure.status, failure.reason))
                     raise UpstreamError(failure.reason, status=failure.status,
@@ -242,6 +263,8 @@ class Dispatcher:
             message = f"every account is rate limited for {model}"
         else:
             message = f"the upstream failed {len(attempts)} attempt(s)"
+        if not attempts:  # nothing was sent: say why each account was passed over
+            message += " (" + "; ".join(v.describe() for v in self.pool.explain(model)) + ")"
         err = PoolExhausted(message, retry_after_s=max(wait, 1.0) if wait is not None else None,
                             attempts=attempts, rate_limited=limited)
         err.headers.update(_attempt_header(attempts))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 
@@ -79,3 +80,32 @@ def test_cooldowns_survive_a_gateway_restart(start_gateway):
         assert keys_tried(again) == ["good"], "the exhausted key is not asked again after a restart"
     finally:
         again.stop()
+
+
+def test_concurrency_limit_holds_and_slots_come_back_when_streams_end(start_gateway):
+    gw = start_gateway(keys=["k1"])
+    AccountStore(gw.home / "accounts").update("key-1", max_concurrent=1)
+    time.sleep(1.1)
+    stream_body = body("slow one [[sim chunks=3 interval_ms=50]]")
+
+    async def both():
+        async with httpx.AsyncClient(timeout=30) as c:
+            return await asyncio.gather(*(c.post(url(gw, "streamGenerateContent") + "?alt=sse", json=stream_body)
+                                          for _ in range(3)))
+
+    results = asyncio.run(both())
+    assert all(r.status_code == 200 for r in results)
+    pool = gw.addon.runtime.services.pool
+    assert pool.get("key-1").max_concurrent == 1 and pool.in_flight(pool.get("key-1")) == 0
+    starts = sorted(r.t_start for r in gw.sim.log)
+    ends = sorted(r.event_times[-1] for r in gw.sim.log)
+    assert all(starts[i + 1] >= ends[i] for i in range(len(starts) - 1)), "one request at a time"
+
+
+def test_exhaustion_without_attempts_names_every_skip_reason(start_gateway):
+    gw = start_gateway(keys=["sim-quota_z"])
+    first = httpx.post(url(gw), json=body(), timeout=30)
+    assert first.status_code == 429 and "key-1: 429" in first.json()["error"]["message"]
+    again = httpx.post(url(gw), json=body(), timeout=30)
+    assert again.status_code == 429 and int(again.headers["retry-after"]) == 120
+    assert "key-1 skip: cooling down" in again.json()["error"]["message"]

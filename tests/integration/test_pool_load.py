@@ -21,7 +21,7 @@ MODEL = "gemini-2.5-flash"
 EXHAUSTED, LIMITED, GOOD = "sim-exhausted2h_x", "sim-limited5s_y", "good-key"
 REQUESTS = 200
 IN_FLIGHT = 24  # bounded, so it runs on 2 CI cores
-PROMPT = "request {i}: tell me about otters [[sim chunks=4 interval_ms=40]]"
+PROMPT = "request {i}: tell me about otters [[sim chunks=5 interval_ms=60]]"
 
 
 async def genai_stream(c: genai.Client, i: int) -> tuple[str, list[float], str]:
