@@ -13,7 +13,9 @@ import asyncio
 import json
 import time
 
+import anthropic
 import httpx
+import openai
 from google import genai
 from google.genai import types
 
@@ -22,6 +24,9 @@ EXHAUSTED, LIMITED, GOOD = "sim-exhausted2h_x", "sim-limited5s_y", "good-key"
 REQUESTS = 200
 IN_FLIGHT = 24  # bounded, so it runs on 2 CI cores
 PROMPT = "request {i}: tell me about otters [[sim chunks=5 interval_ms=60]]"
+# The async openai/anthropic SDKs do more work per event; a slower stream keeps the
+# "first chunk before the last send" check about the gateway, not about a busy client.
+SDK_PROMPT = "request {i}: tell me about otters [[sim chunks=6 interval_ms=150]]"
 
 
 async def genai_stream(c: genai.Client, i: int) -> tuple[str, list[float], str]:
@@ -52,20 +57,63 @@ async def raw_stream(http: httpx.AsyncClient, base: str, i: int) -> tuple[str, l
     return rid, arrivals, "".join(texts)
 
 
+async def openai_stream(c: openai.AsyncOpenAI, i: int) -> tuple[str, list[float], str]:
+    arrivals, texts = [], []
+    stream = await c.chat.completions.create(model=MODEL, stream=True,
+                                             messages=[{"role": "user", "content": SDK_PROMPT.format(i=i)}])
+    async for chunk in stream:
+        if chunk.choices and chunk.choices[0].delta.content:
+            arrivals.append(time.monotonic())
+            texts.append(chunk.choices[0].delta.content)
+    return "", arrivals, "".join(texts)
+
+
+async def anthropic_stream(c: anthropic.AsyncAnthropic, i: int) -> tuple[str, list[float], str]:
+    arrivals, texts = [], []
+    async with c.messages.stream(model=MODEL, max_tokens=1024,
+                                 messages=[{"role": "user", "content": SDK_PROMPT.format(i=i)}]) as stream:
+        async for text in stream.text_stream:
+            arrivals.append(time.monotonic())
+            texts.append(text)
+    return "", arrivals, "".join(texts)
+
+
+KINDS = ("genai-stream", "genai-unary", "httpx-stream", "openai-stream", "anthropic-stream")
+
+
 async def load(base: str) -> list[tuple[str, str, list[float], str]]:
     gate = asyncio.Semaphore(IN_FLIGHT)
     c = genai.Client(api_key="any", http_options=types.HttpOptions(base_url=base, api_version="v1beta"))
+    oai = openai.AsyncOpenAI(base_url=base + "/v1", api_key="any", max_retries=0)
+    claude = anthropic.AsyncAnthropic(base_url=base, api_key="any", max_retries=0)
     async with httpx.AsyncClient(timeout=60, limits=httpx.Limits(max_connections=IN_FLIGHT)) as http:
         async def one(i: int):
             async with gate:
-                kind = ("genai-stream", "genai-unary", "httpx-stream")[i % 3]
+                kind = KINDS[i % len(KINDS)]
                 if kind == "genai-stream":
                     return (kind, *await genai_stream(c, i))
                 if kind == "genai-unary":
                     return (kind, *await genai_unary(c, i))
+                if kind == "openai-stream":
+                    return (kind, *await openai_stream(oai, i))
+                if kind == "anthropic-stream":
+                    return (kind, *await anthropic_stream(claude, i))
                 return (kind, *await raw_stream(http, base, i))
 
-        return await asyncio.gather(*(one(i) for i in range(REQUESTS)))
+        try:
+            return await asyncio.gather(*(one(i) for i in range(REQUESTS)))
+        finally:
+            await oai.close()
+            await claude.close()
+
+
+def served_record(log, i: int):
+    """The simulator's record of the request that answered prompt `i` (found by its text)."""
+    marker = f"request {i}:"
+    for record in log:
+        if record.status == 200 and record.request and marker in json.dumps(record.request.get("contents")):
+            return record
+    raise AssertionError(f"no successful upstream request carried {marker!r}")
 
 
 def test_200_concurrent_requests_over_an_exhausted_a_limited_and_a_good_key(start_gateway):
@@ -74,7 +122,8 @@ def test_200_concurrent_requests_over_an_exhausted_a_limited_and_a_good_key(star
 
     assert len(results) == REQUESTS
     for kind, rid, _, text in results:
-        assert rid and "otters" in text, kind
+        assert "otters" in text, kind
+        assert rid or kind in ("openai-stream", "anthropic-stream"), kind
 
     pool = gw.addon.runtime.services.pool
     exhausted = next(a for a in pool.accounts if a.secret == EXHAUSTED)
@@ -86,15 +135,18 @@ def test_200_concurrent_requests_over_an_exhausted_a_limited_and_a_good_key(star
     assert len(sent) == len(picks) <= IN_FLIGHT and all(r.status == 429 for r in sent if r.status)
     assert pool.cooling(exhausted, MODEL).until - time.time() > 3600, "the 2-hour reset is honoured, uncapped"
 
-    by_id = {r.response_id: r for r in gw.sim.log if r.response_id}
-    served = [by_id[rid] for _, rid, _, _ in results]
+    served = [served_record(gw.sim.log, i) for i in range(REQUESTS)]
     assert {r.api_key for r in served} <= {LIMITED, GOOD} and EXHAUSTED not in {r.api_key for r in served}
-    streams = [(by_id[rid], arrivals) for kind, rid, arrivals, _ in results if kind != "genai-unary"]
+    assert {kind for kind, *_ in results} == set(KINDS), "the three SDKs (and raw HTTP) all took part"
+    streams = [(served[i], kind, arrivals) for i, (kind, _, arrivals, _) in enumerate(results) if kind != "genai-unary"]
     assert len(streams) > REQUESTS // 2
-    for record, arrivals in streams:
-        assert len(arrivals) == len(record.event_times) >= 4
+    for record, kind, arrivals in streams:
+        if kind.startswith(("genai", "httpx")):
+            assert len(arrivals) == len(record.event_times) >= 4
+        else:
+            assert len(arrivals) >= 4, kind
         # incremental: the client had the first chunk before the simulator sent the last event
-        assert arrivals[0] < record.event_times[-1]
+        assert arrivals[0] < record.event_times[-1], kind
 
     limited = next(a for a in pool.accounts if a.secret == LIMITED)
     assert any(r.api_key == LIMITED and r.status == 429 for r in gw.sim.log)
