@@ -18,93 +18,30 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from clients import INSTALL_TIMEOUT_S, REPO, ensure_npm_client, node_bin_dir  # noqa: E402
+from clients import INSTALL_TIMEOUT_S, REPO, ensure_npm_client  # noqa: E402
+from demo_gateway import CliRun, Gateway, client_path, running_gateway  # noqa: E402
 
 CLAUDE_CODE = ("@anthropic-ai/claude-code", "2.1.197")  # the version reference/clients.md §2 describes
-UPSTREAM = "https://generativelanguage.googleapis.com"
 CAPTURES = REPO.parent / "shared" / "fixtures" / "clients"
-HEALTH_TIMEOUT_S = 30
 CLI_TIMEOUT_S = 90
 
 pytestmark = [pytest.mark.acceptance, pytest.mark.timeout(INSTALL_TIMEOUT_S + 300)]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@dataclass
-class Gateway:
-    url: str
-    log: Path
-    flows: Path | None = None  # `mitmdump -w` file, complete once the gateway has stopped
-
-    def log_tail(self, chars: int = 4000) -> str:
-        try:
-            return self.log.read_text(errors="replace")[-chars:]
-        except OSError:
-            return ""
-
-
 @pytest.fixture(scope="session")
 def claude_bin() -> Path:
     return ensure_npm_client(*CLAUDE_CODE)
-
-
-@contextlib.contextmanager
-def running_gateway(root: Path, save_flows: bool = False) -> Iterator[Gateway]:
-    """`mitmdump -s addon/gateway.py` in demo mode on a free port, in its own process group; stopped on exit."""
-    port = _free_port()
-    log = root / "mitmdump.log"
-    flows = root / "flows.mitm" if save_flows else None
-    cmd = [str(REPO / ".venv" / "bin" / "mitmdump"), "-q", "-s", str(REPO / "addon" / "gateway.py"),
-           "--mode", f"reverse:{UPSTREAM}@127.0.0.1:{port}",
-           "--set", f"interlock_home={root / 'interlock-home'}", "--set", "interlock_demo=true"]
-    if flows is not None:
-        cmd += ["-w", str(flows)]
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, cwd=root,
-                                start_new_session=True)
-    gw = Gateway(f"http://127.0.0.1:{port}", log, flows)
-    try:
-        started = time.monotonic()
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"gateway exited with {proc.returncode} during start-up\n{gw.log_tail()}")
-            try:
-                with urllib.request.urlopen(gw.url + "/healthz", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() - started > HEALTH_TIMEOUT_S:
-                pytest.fail(f"gateway: no 200 from /healthz within {HEALTH_TIMEOUT_S} s\n{gw.log_tail()}")
-            time.sleep(0.2)
-        yield gw
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)  # mitmdump closes the -w file on a clean shutdown
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
 
 
 @pytest.fixture(scope="module")
@@ -115,24 +52,11 @@ def live_gateway(tmp_path_factory):
 
 def client_env(bin_dir: Path, home: Path, gw: Gateway, api_key: str = "sk-test") -> dict[str, str]:
     """The whole environment of a Claude Code run, as with `env -i`."""
-    path = [str(bin_dir)] + ([str(node_bin_dir())] if node_bin_dir() else []) + ["/usr/bin", "/bin"]
     return {
-        "PATH": os.pathsep.join(dict.fromkeys(path)), "HOME": str(home), "TERM": "xterm",
+        "PATH": client_path(bin_dir), "HOME": str(home), "TERM": "xterm",
         "ANTHROPIC_BASE_URL": gw.url, "ANTHROPIC_API_KEY": api_key,  # bare base URL: the client adds /v1
         "DISABLE_TELEMETRY": "1", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
     }
-
-
-@dataclass
-class CliRun:
-    out: dict | None
-    stdout: str
-    stderr: str
-    returncode: int | None
-
-    def report(self, gw: Gateway) -> str:
-        return (f"exit {self.returncode}\n--- stdout\n{self.stdout[-6000:]}\n--- stderr\n{self.stderr[-4000:]}\n"
-                f"--- gateway log\n{gw.log_tail()}")
 
 
 def run_claude(bin_dir: Path, home: Path, gw: Gateway, cwd: Path, prompt: str) -> CliRun:

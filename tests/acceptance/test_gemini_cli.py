@@ -11,24 +11,19 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from clients import INSTALL_TIMEOUT_S, REPO, ensure_npm_client, node_bin_dir  # noqa: E402
+from clients import INSTALL_TIMEOUT_S, ensure_npm_client  # noqa: E402
+from demo_gateway import CliRun, Gateway, client_path, running_gateway  # noqa: E402
 
 GEMINI_CLI = ("@google/gemini-cli", "0.61.0")
 MODEL = "gemini-2.5-flash"  # pinned with -m: no router call, one streamGenerateContent per turn
-UPSTREAM = "https://generativelanguage.googleapis.com"
-HEALTH_TIMEOUT_S = 30
 CLI_TIMEOUT_S = 90
 SETTINGS = {
     "security": {"auth": {"selectedType": "gemini-api-key"}},  # else GOOGLE_GEMINI_BASE_URL ⇒ auth "gateway" ⇒ exit 41
@@ -39,33 +34,6 @@ SETTINGS = {
 pytestmark = [pytest.mark.acceptance, pytest.mark.timeout(INSTALL_TIMEOUT_S + 300)]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _get(url: str) -> int:
-    try:
-        with urllib.request.urlopen(url, timeout=2) as r:
-            return r.status
-    except urllib.error.HTTPError as e:
-        return e.code
-
-
-@dataclass
-class Gateway:
-    url: str
-    proc: subprocess.Popen
-    log: Path
-
-    def log_tail(self, chars: int = 4000) -> str:
-        try:
-            return self.log.read_text(errors="replace")[-chars:]
-        except OSError:
-            return ""
-
-
 @pytest.fixture(scope="session")
 def gemini_bin() -> Path:
     return ensure_npm_client(*GEMINI_CLI)
@@ -73,40 +41,8 @@ def gemini_bin() -> Path:
 
 @pytest.fixture(scope="module")
 def live_gateway(tmp_path_factory) -> Gateway:
-    root = tmp_path_factory.mktemp("gemini-gateway")
-    port = _free_port()
-    log = root / "mitmdump.log"
-    cmd = [str(REPO / ".venv" / "bin" / "mitmdump"), "-q", "-s", str(REPO / "addon" / "gateway.py"),
-           "--mode", f"reverse:{UPSTREAM}@127.0.0.1:{port}",
-           "--set", f"interlock_home={root / 'interlock-home'}", "--set", "interlock_demo=true"]
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                                cwd=root, start_new_session=True)
-    gw = Gateway(f"http://127.0.0.1:{port}", proc, log)
-    try:
-        started = time.monotonic()
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"gateway exited with {proc.returncode} during start-up: {' '.join(cmd)}\n{gw.log_tail()}")
-            try:
-                if _get(gw.url + "/healthz") == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() - started > HEALTH_TIMEOUT_S:
-                pytest.fail(f"gateway: no 200 from /healthz within {HEALTH_TIMEOUT_S} s\n{gw.log_tail()}")
-            time.sleep(0.2)
-        print(f"[acceptance] gateway healthy after {time.monotonic() - started:.1f} s", file=sys.stderr)
+    with running_gateway(tmp_path_factory.mktemp("gemini-gateway")) as gw:
         yield gw
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
-                pytest.fail(f"gateway ignored SIGTERM for 15 s\n{gw.log_tail()}")
 
 
 @pytest.fixture(scope="module")
@@ -117,23 +53,10 @@ def gemini_home(tmp_path_factory) -> Path:
     return home
 
 
-@dataclass
-class CliRun:
-    out: dict | None
-    stdout: str
-    stderr: str
-    returncode: int | None
-    seconds: float
-
-    def report(self, gw: Gateway) -> str:
-        return (f"exit {self.returncode} after {self.seconds:.1f} s\n--- stdout\n{self.stdout[-6000:]}\n"
-                f"--- stderr\n{self.stderr[-4000:]}\n--- gateway log\n{gw.log_tail()}")
-
 
 def run_gemini(bin_dir: Path, home: Path, gw: Gateway, cwd: Path, prompt: str) -> CliRun:
-    path = [str(bin_dir)] + ([str(node_bin_dir())] if node_bin_dir() else []) + ["/usr/bin", "/bin"]
     env = {  # the whole environment, as with `env -i`
-        "PATH": os.pathsep.join(dict.fromkeys(path)), "HOME": str(home), "TERM": "xterm",
+        "PATH": client_path(bin_dir), "HOME": str(home), "TERM": "xterm",
         "GEMINI_API_KEY": "test-key", "GOOGLE_GEMINI_BASE_URL": gw.url,  # no /v1beta: the SDK adds it
     }
     cmd = [str(bin_dir / "gemini"), "-p", prompt, "-m", MODEL, "--output-format", "json", "--skip-trust"]
