@@ -1,18 +1,32 @@
-"""What the gateway adds over the simulator called directly: `scripts/bench [--quick] [--json FILE]`.
+"""What the gateway adds over the simulator called directly:
+`scripts/bench [--quick] [--protocol gemini|anthropic|openai|all] [--json FILE]`.
 
 One run starts the simulator (`python -m addon.simulator`) and the gateway exactly as users run
 it (`mitmdump -q -s addon/gateway.py --mode reverse:<sim>@127.0.0.1:<port>`, a temporary home
 with two Gemini API-key accounts), then measures, direct (client → simulator) and via the gateway
-(client → gateway → simulator), the Gemini-native SSE stream at concurrency 1, 10 and 100,
-`:generateContent` latency, and, in a second gateway whose first account always answers 429, the
-TTFB of a stream the gateway had to retry. Method: mitmproxy-design.md §0.
+(client → gateway → simulator), a stream at concurrency 1, 10 and 100, non-streamed latency, and,
+in a second gateway whose first account always answers 429, the TTFB of a stream the gateway had
+to retry. Method: mitmproxy-design.md §0.
 
-* TTFB: request start → the first `data:` line received.
+Client protocols (`--protocol`, default gemini): the client speaks Gemini
+(`:streamGenerateContent?alt=sse`), Anthropic Messages (`POST /v1/messages`, `stream: true`) or
+OpenAI Chat Completions (`POST /v1/chat/completions`, `stream: true`) to the gateway. The direct
+baseline is always the Gemini request to the simulator, the upstream call the gateway really
+makes, so "added" includes the translation. With several protocols each load level measures
+direct once, then the gateway in every protocol, and prints one table per protocol.
+
+* TTFB: request start → the first answer-text event received (Gemini: the first `data:` line;
+  Anthropic: the first `content_block_delta` with a `text_delta`; OpenAI: the first chunk whose
+  `delta.content` is not empty).
 * Per-event delay: receive time − the time the simulator logged for that event (`/__sim/log`
   `event_times`, CLOCK_MONOTONIC, which is system-wide on Linux, so the two processes compare).
-  Each request asks for its own model name (`gemini-2.5-flash-bench-<n>`): the gateway passes an
-  unknown `gemini-` name through unchanged, the simulator serves it and logs it, so the log record
-  of every request is found by name, whatever order requests arrived in.
+  The k-th answer-text event the client receives is matched to the k-th event the simulator
+  sent; a stream whose count differs (a translator that merged or split events) is counted as
+  unmatched rather than guessed. Each request asks for its own model name
+  (`gemini-2.5-flash-bench-<n>`): the gateway passes an unknown `gemini-` name through unchanged
+  in every protocol (checked at start with `POST /v1/models/detect`), the simulator serves it
+  and logs it, so the log record of every request is found by name, whatever order requests
+  arrived in.
 * Gateway CPU: utime+stime of the mitmdump process (/proc/PID/stat) over the measured phase
   (plus a short settle), ÷ events delivered.
 
@@ -97,10 +111,11 @@ class Reply:
     t_first: float | None = None  # first `data:` line (streams) or the end of the body
     t_end: float | None = None
     events: list[float] = field(default_factory=list)  # receive time of each `data:` line
-    finished: bool = False  # the last event carried a finishReason
+    finished: bool = False  # the stream ended the way its protocol ends a complete answer
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
     error: str | None = None
+    stream_error: str | None = None  # an error event inside a 200 stream
 
     @property
     def ttfb(self) -> float | None:
@@ -112,22 +127,91 @@ class Reply:
 
 
 class SseLines:
-    """Splits a byte stream into lines and stamps every `data:` line with its arrival time."""
+    """Splits a byte stream into lines and stamps every answer-text event with its arrival time.
+
+    Gemini: every `data:` line is one event; the stream is finished when the last one carried a
+    `finishReason`. Subclasses read the other protocols; `now` is for tests.
+    """
 
     def __init__(self, reply: Reply) -> None:
         self.reply = reply
         self._tail = b""
 
-    def feed(self, data: bytes) -> None:
-        now = time.monotonic()
+    def feed(self, data: bytes, now: float | None = None) -> None:
+        now = time.monotonic() if now is None else now
         lines = (self._tail + data).split(b"\n")
         self._tail = lines.pop()
         for line in lines:
-            if line.startswith(b"data:"):
-                if not self.reply.events:
-                    self.reply.t_first = now
-                self.reply.events.append(now)
-                self.reply.finished = b'"finishReason"' in line
+            self.line(line.rstrip(b"\r"), now)
+
+    def line(self, line: bytes, now: float) -> None:
+        if line.startswith(b"data:"):
+            self.stamp(now)
+            self.reply.finished = b'"finishReason"' in line
+
+    def stamp(self, now: float) -> None:
+        if not self.reply.events:
+            self.reply.t_first = now
+        self.reply.events.append(now)
+
+
+class AnthropicLines(SseLines):
+    """Anthropic Messages SSE: `event: <type>` + `data: <json>`; events are `text_delta`s.
+
+    Finished at `message_stop`; an `error` event, or an `event:` name that disagrees with its
+    data's `type`, is the reply's `stream_error`.
+    """
+
+    def __init__(self, reply: Reply) -> None:
+        super().__init__(reply)
+        self._event: str | None = None
+
+    def line(self, line: bytes, now: float) -> None:
+        if line.startswith(b"event:"):
+            self._event = line[6:].strip().decode()
+            return
+        if not line.startswith(b"data:"):
+            if not line:
+                self._event = None
+            return
+        doc = json.loads(line[5:])
+        kind = doc.get("type")
+        if self._event is not None and self._event != kind:
+            self.reply.stream_error = self.reply.stream_error or f"event: {self._event} carries type {kind!r}"
+        if kind == "content_block_delta":
+            delta = doc.get("delta") or {}
+            if delta.get("type") == "text_delta" and delta.get("text"):
+                self.stamp(now)
+        elif kind == "message_stop":
+            self.reply.finished = True
+        elif kind == "error":
+            self.reply.stream_error = f"error event: {json.dumps(doc.get('error'))[:160]}"
+
+
+class OpenAiLines(SseLines):
+    """OpenAI chat.completion.chunk SSE: `data: <json>` … `data: [DONE]`; events are chunks with
+    non-empty `delta.content`. Finished when a `finish_reason` came and then `[DONE]`."""
+
+    def __init__(self, reply: Reply) -> None:
+        super().__init__(reply)
+        self._finish = False
+
+    def line(self, line: bytes, now: float) -> None:
+        if not line.startswith(b"data:"):
+            return
+        payload = line[5:].strip()
+        if payload == b"[DONE]":
+            self.reply.finished = self._finish
+            return
+        doc = json.loads(payload)
+        if "error" in doc:
+            self.reply.stream_error = f"error chunk: {json.dumps(doc['error'])[:160]}"
+        text = False
+        for choice in doc.get("choices") or ():
+            text = text or bool((choice.get("delta") or {}).get("content"))
+            self._finish = self._finish or bool(choice.get("finish_reason"))
+        if text:
+            self.stamp(now)
 
 
 class HttpClient:
@@ -146,8 +230,9 @@ class HttpClient:
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
 
-    async def request(self, method: str, target: str, body: bytes, model: str = "", sse: bool = False,
-                      timeout_s: float = 600.0) -> Reply:
+    async def request(self, method: str, target: str, body: bytes, model: str = "",
+                      sse: type[SseLines] | None = None, timeout_s: float = 600.0) -> Reply:
+        """`sse`: read a 200 body as a stream with this parser (None: collect the body)."""
         reply = Reply(model, time.monotonic())
         try:
             async with asyncio.timeout(timeout_s):
@@ -156,7 +241,8 @@ class HttpClient:
             reply.error = f"{type(e).__name__}: {e}"[:200]
         return reply
 
-    async def _exchange(self, method: str, target: str, body: bytes, reply: Reply, sse: bool) -> None:
+    async def _exchange(self, method: str, target: str, body: bytes, reply: Reply,
+                        sse: type[SseLines] | None) -> None:
         head = (f"{method} {target} HTTP/1.1\r\nHost: {HOST}:{self.port}\r\n{self.extra}"
                 f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n").encode()
         for attempt in (0, 1):
@@ -182,8 +268,8 @@ class HttpClient:
             if name:
                 reply.headers[name.strip().lower()] = value.strip()
         parts: list[bytes] = []
-        sse = sse and reply.status == 200
-        feed = SseLines(reply).feed if sse else parts.append
+        sse = sse if reply.status == 200 else None
+        feed = sse(reply).feed if sse else parts.append
         reusable = await self._read_body(reader, reply.headers, feed)
         reply.t_end = time.monotonic()
         if not sse:
@@ -334,14 +420,65 @@ class Shape:
     interval_ms: int
 
 
+@dataclass(frozen=True)
+class Wire:
+    """One client protocol: how it asks for an answer, how it authenticates, how its stream reads."""
+
+    name: str
+    title: str
+    parser: type[SseLines]
+    matching: str  # how its events are matched to the upstream's, for the report's footnote
+
+    def headers(self, key: str) -> dict[str, str]:
+        if self.name == "anthropic":
+            return {"x-api-key": key, "anthropic-version": ANTHROPIC_VERSION}
+        if self.name == "openai":
+            return {"Authorization": f"Bearer {key}"}
+        return {"x-goog-api-key": key}
+
+    def request(self, model: str, prompt: str, stream: bool) -> tuple[str, bytes]:
+        """(path, body) of one request for `model` with a single user turn."""
+        if self.name == "anthropic":
+            doc: dict[str, Any] = {"model": model, "max_tokens": ANTHROPIC_MAX_TOKENS, "stream": stream,
+                                   "messages": [{"role": "user", "content": prompt}]}
+            return "/v1/messages", json.dumps(doc).encode()
+        if self.name == "openai":
+            doc = {"model": model, "stream": stream, "messages": [{"role": "user", "content": prompt}]}
+            return "/v1/chat/completions", json.dumps(doc).encode()
+        method = "streamGenerateContent?alt=sse" if stream else "generateContent"
+        doc = {"contents": [{"role": "user", "parts": [{"text": prompt}]}]}
+        return f"/v1beta/models/{model}:{method}", json.dumps(doc).encode()
+
+
+ANTHROPIC_VERSION = "2023-06-01"
+ANTHROPIC_MAX_TOKENS = 65_536  # required; the gateway caps it at the model's limit, far above any bench answer
+WIRES = {
+    "gemini": Wire("gemini", "Gemini SSE (streamGenerateContent?alt=sse)", SseLines,
+                   "gemini: every `data:` line is an event; the k-th ↔ the k-th the simulator sent (1:1)."),
+    "anthropic": Wire(
+        "anthropic", "Anthropic Messages SSE (POST /v1/messages)", AnthropicLines,
+        "anthropic: events are `content_block_delta` text_deltas, the k-th ↔ the k-th upstream event "
+        "(the translator emits one per upstream text part). message_start and content_block_start travel "
+        "in the first delta's write; content_block_stop, message_delta and message_stop follow the "
+        "upstream's end, so they are in stream total only."),
+    "openai": Wire(
+        "openai", "OpenAI Chat Completions SSE (POST /v1/chat/completions)", OpenAiLines,
+        "openai: events are chunks with non-empty delta.content, the k-th ↔ the k-th upstream event "
+        "(one per upstream text part). The role chunk travels in the first content chunk's write, the "
+        "finish_reason chunk in the last one's; [DONE] follows the upstream's end (stream total only)."),
+}
+PROTOCOLS = tuple(WIRES)
+
+
 class Target:
-    """One path under test: direct to the simulator, or through a gateway."""
+    """One path under test: direct to the simulator, or through a gateway, in one client protocol."""
 
     _names = itertools.count(1)
 
-    def __init__(self, name: str, port: int, headers: dict[str, str], service: Service | None) -> None:
+    def __init__(self, name: str, port: int, wire: Wire, key: str, service: Service | None) -> None:
         self.name = name
-        self.client = HttpClient(port, headers)
+        self.wire = wire
+        self.client = HttpClient(port, wire.headers(key))
         self.service = service
 
     @classmethod
@@ -351,15 +488,28 @@ class Target:
     async def stream(self, shape: Shape, label: str = "stream") -> Reply:
         model = self.model()
         prompt = f"bench {label} [[sim chunks={shape.events} interval_ms={shape.interval_ms}]]"
-        body = json.dumps({"contents": [{"role": "user", "parts": [{"text": prompt}]}]}).encode()
-        return await self.client.request("POST", f"/v1beta/models/{model}:streamGenerateContent?alt=sse", body,
-                                         model, sse=True)
+        path, body = self.wire.request(model, prompt, stream=True)
+        return await self.client.request("POST", path, body, model, sse=self.wire.parser)
 
     async def unary(self) -> Reply:
         model = self.model()
-        prompt = "bench unary [[sim interval_ms=0]]"
-        body = json.dumps({"contents": [{"role": "user", "parts": [{"text": prompt}]}]}).encode()
-        return await self.client.request("POST", f"/v1beta/models/{model}:generateContent", body, model)
+        path, body = self.wire.request(model, "bench unary [[sim interval_ms=0]]", stream=False)
+        return await self.client.request("POST", path, body, model)
+
+
+async def check_pass_through(port: int) -> None:
+    """Refuse to measure when the gateway would map the bench's model names to another model:
+    then the simulator log would not find them (and a mapped model is not what we mean to measure)."""
+    client = HttpClient(port, {"Authorization": f"Bearer {GATEWAY_KEY}"})
+    model = f"{MODEL}-bench-0"
+    try:
+        reply = await client.request("POST", "/v1/models/detect", json.dumps({"model": model}).encode())
+    finally:
+        await client.close()
+    mapped = json.loads(reply.body).get("mapped_model") if reply.status == 200 else None
+    if mapped != model:
+        raise RuntimeError(f"the gateway maps {model!r} to {mapped!r} (HTTP {reply.status or reply.error}); "
+                           "the bench needs it passed through unchanged")
 
 
 async def run_many(n: int, concurrency: int, make: Callable[[], Awaitable[Reply]]) -> list[Reply]:
@@ -442,6 +592,8 @@ def check(reply: Reply, shape: Shape | None) -> str | None:
     """Why a reply does not count (None when it does): an error, a status, a short stream."""
     if reply.error:
         return reply.error
+    if reply.stream_error:
+        return reply.stream_error
     if reply.status != 200:
         return f"HTTP {reply.status}: {reply.body[:120]!r}"
     if shape is not None and (len(reply.events) != shape.events or not reply.finished):
@@ -511,6 +663,7 @@ class Plan:
     unary: int
     retried: int
     profile: str | None = None
+    protocols: tuple[str, ...] = ("gemini",)
 
 
 def make_plan(args: argparse.Namespace) -> Plan:
@@ -522,17 +675,22 @@ def make_plan(args: argparse.Namespace) -> Plan:
         levels = [(name, args.streams, min(c, args.streams)) for name, _, c in levels]
         retried = args.streams
     events = args.events or 50
-    return Plan(Shape(events, args.interval_ms), levels, unary, retried, args.profile)
+    protocols = PROTOCOLS if args.protocol == "all" else (args.protocol,)
+    return Plan(Shape(events, args.interval_ms), levels, unary, retried, args.profile, protocols)
 
 
 def say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
+Results = dict[str, dict[str, dict[str, Phase]]]
+"""protocol → scenario → "direct" / "gateway" → Phase"""
+
+
 async def run(plan: Plan, tmp: Path) -> dict[str, Any]:
     shape = plan.shape
     warm_shape = Shape(2, 0)
-    results: dict[str, dict[str, Phase]] = {}
+    results: Results = {p: {} for p in plan.protocols}
     services: list[Service] = []
     try:
         sim = start_simulator(tmp)
@@ -541,44 +699,52 @@ async def run(plan: Plan, tmp: Path) -> dict[str, Any]:
         gw = start_gateway(tmp, "main", sim.port, ["bench-key-1", "bench-key-2"], plan.profile)
         services.append(gw)
         await gw.wait_ready()
+        await check_pass_through(gw.port)
         ctl = SimControl(sim.port)
-        direct = Target("direct", sim.port, {"x-goog-api-key": "bench-direct"}, None)
-        gateway = Target("gateway", gw.port, {"x-goog-api-key": GATEWAY_KEY}, gw)
+        direct = Target("direct", sim.port, WIRES["gemini"], "bench-direct", None)
+        gateways = {p: Target("gateway", gw.port, WIRES[p], GATEWAY_KEY, gw) for p in plan.protocols}
         rss_start = rss_mib(gw.pid)
-        for target in (direct, gateway):  # global warm-up: imports, caches, first connections
+        for target in (direct, *gateways.values()):  # global warm-up: imports, caches, first connections
             await run_many(10, 10, lambda t=target: t.stream(warm_shape, "warm"))
             await run_many(5, 1, lambda t=target: t.unary())
         for name, n, conc in plan.levels:
             key = f"stream {name}"
-            results[key] = {}
-            for target in (direct, gateway):
-                say(f"bench: {key} ({n} streams, {conc} at a time, {shape.events}×{shape.interval_ms} ms) "
-                    f"{target.name} …")
-                results[key][target.name] = await measure(
+            what = f"{key} ({n} streams, {conc} at a time, {shape.events}×{shape.interval_ms} ms)"
+            say(f"bench: {what} direct …")
+            base = await measure(direct, sim, ctl, n, conc, lambda: direct.stream(shape),
+                                 lambda: direct.stream(warm_shape, "warm"), shape)
+            for protocol, target in gateways.items():
+                say(f"bench: {what} gateway, {protocol} …")
+                results[protocol][key] = {"direct": base, "gateway": await measure(
                     target, sim, ctl, n, conc, lambda t=target: t.stream(shape),
-                    lambda t=target: t.stream(warm_shape, "warm"), shape)
-        results["non-stream c1"] = {}
-        for target in (direct, gateway):
-            say(f"bench: non-stream ({plan.unary} sequential) {target.name} …")
-            results["non-stream c1"][target.name] = await measure(
-                target, sim, ctl, plan.unary, 1, target.unary, None, None)
+                    lambda t=target: t.stream(warm_shape, "warm"), shape)}
+        say(f"bench: non-stream ({plan.unary} sequential) direct …")
+        base = await measure(direct, sim, ctl, plan.unary, 1, direct.unary, None, None)
+        for protocol, target in gateways.items():
+            say(f"bench: non-stream ({plan.unary} sequential) gateway, {protocol} …")
+            results[protocol]["non-stream c1"] = {
+                "direct": base, "gateway": await measure(target, sim, ctl, plan.unary, 1, target.unary, None, None)}
         rss_end = rss_mib(gw.pid)
-        await gateway.client.close()
+        for target in gateways.values():
+            await target.client.close()
         gw.stop()
 
-        say(f"bench: retried stream ({plan.retried} sequential; key-1 always 429) …")
-        gw2 = start_gateway(tmp, "retry", sim.port, [RETRY_KEY, "bench-key-2"])
-        services.append(gw2)
-        await gw2.wait_ready()
-        retrying = Target("gateway", gw2.port, {"x-goog-api-key": GATEWAY_KEY}, gw2)
-        await run_many(2, 1, lambda: retrying.stream(warm_shape, "warm"))
-        results["retried stream c1"] = {
-            "direct": results[f"stream {plan.levels[0][0]}"]["direct"],
-            "gateway": await measure(retrying, sim, ctl, plan.retried, 1, lambda: retrying.stream(shape),
-                                     None, shape)}
-        for client in (retrying.client, direct.client, ctl.client):
+        for protocol in plan.protocols:  # a fresh gateway each, so each protocol meets key-1's 429 first
+            say(f"bench: retried stream ({plan.retried} sequential; key-1 always 429), {protocol} …")
+            gw2 = start_gateway(tmp, f"retry-{protocol}", sim.port, [RETRY_KEY, "bench-key-2"])
+            services.append(gw2)
+            await gw2.wait_ready()
+            retrying = Target("gateway", gw2.port, WIRES[protocol], GATEWAY_KEY, gw2)
+            await run_many(2, 1, lambda t=retrying: t.stream(warm_shape, "warm"))
+            results[protocol]["retried stream c1"] = {
+                "direct": results[protocol][f"stream {plan.levels[0][0]}"]["direct"],
+                "gateway": await measure(retrying, sim, ctl, plan.retried, 1, lambda t=retrying: t.stream(shape),
+                                         None, shape)}
+            await retrying.client.close()
+            gw2.stop()
+        for client in (direct.client, ctl.client):
             await client.close()
-        return {"phases": results, "gateway_rss_mib": {"start": rss_start, "end": rss_end}}
+        return {"protocols": results, "gateway_rss_mib": {"start": rss_start, "end": rss_end}}
     finally:
         for service in reversed(services):
             service.stop()
@@ -620,11 +786,29 @@ def report_rows(phases: dict[str, dict[str, Phase]]) -> list[dict[str, Any]]:
 
 def print_report(result: dict[str, Any], plan: Plan, wall_s: float) -> None:
     from rich.console import Console
+
+    console = Console(width=max(120, Console().width))
+    for protocol, phases in result["protocols"].items():
+        print_protocol(console, WIRES[protocol], phases, plan)
+    rss = result.get("gateway_rss_mib") or {}
+    notes = []
+    if rss.get("start"):
+        notes.append(f"gateway RSS: {rss['start']:,.0f} MiB after start, {rss['end']:,.0f} MiB at the end")
+    if len(plan.protocols) > 1:
+        notes.append("each load level measured direct once, then the gateway in " + ", ".join(plan.protocols)
+                     + " (in that order); every table repeats the same direct column")
+    notes.append(f"{os.cpu_count()} CPUs shared by client, simulator and gateway: c100 figures rank, they do "
+                 f"not measure. CPU ticks are {TICK_S * 1e3:.0f} ms. Run took {wall_s:.0f} s.")
+    for note in notes:
+        console.print(f"  {note}", highlight=False, soft_wrap=True)
+
+
+def print_protocol(console: Any, wire: Wire, phases: dict[str, dict[str, Phase]], plan: Plan) -> None:
     from rich.table import Table
 
-    phases: dict[str, dict[str, Phase]] = result["phases"]
-    table = Table(title=f"interlock bench: Gemini SSE {plan.shape.events} events × {plan.shape.interval_ms} ms, "
-                        "ms unless noted (added = gateway − direct)")
+    upstream = "" if wire.name == "gemini" else " ← Gemini SSE upstream (direct = Gemini to the simulator)"
+    table = Table(title=f"interlock bench: {wire.title}{upstream}, {plan.shape.events} events × "
+                        f"{plan.shape.interval_ms} ms, ms unless noted (added = gateway − direct)")
     for name, justify in (("scenario", "left"), ("metric", "left"), ("direct", "right"), ("gateway", "right"),
                           ("added", "right"), ("gateway CPU", "right")):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
@@ -632,9 +816,8 @@ def print_report(result: dict[str, Any], plan: Plan, wall_s: float) -> None:
         table.add_row(row["scenario"], row["metric"], fmt_ms(row["direct"]), fmt_ms(row["gateway"]),
                       fmt_ms(row["added"], signed=True), row["gateway_cpu"] or "",
                       end_section=False)
-    console = Console(width=max(120, Console().width))
     console.print(table)
-    notes = []
+    notes = [wire.matching]
     for scenario, paths in phases.items():
         for path, phase in paths.items():
             if phase.errors:
@@ -645,6 +828,11 @@ def print_report(result: dict[str, Any], plan: Plan, wall_s: float) -> None:
     if retry is not None:
         notes.append(f"retried stream: {retry.retried}/{retry.requests} streams were answered by key-2 after a 429 "
                      "from key-1 (checked in the simulator log); its direct column repeats stream c1's")
+        if retry.retried < retry.requests:
+            notes.append("  the others went straight to key-2: key-1's 429 cools it down for that model name only "
+                         "(every bench stream has its own), so what keeps them off key-1 is the session, which the "
+                         "gateway keys on the first user text (the same in every bench stream) for Gemini clients; "
+                         "Anthropic (metadata.user_id only) and OpenAI clients get none, so theirs retry every time")
     for scenario, paths in phases.items():
         d, g = paths["direct"], paths["gateway"]
         notes.append(f"{scenario}: client CPU {d.client_cpu_s * 1e3:,.0f} / {g.client_cpu_s * 1e3:,.0f} ms, "
@@ -657,38 +845,41 @@ def print_report(result: dict[str, Any], plan: Plan, wall_s: float) -> None:
         if plain is not None and again is not None:
             notes.append(f"the retry itself (429 from key-1, then key-2) adds {again - plain:+.2f} ms to the "
                          f"gateway's c1 TTFB p50 ({plain:.2f} → {again:.2f} ms)")
-    rss = result.get("gateway_rss_mib") or {}
-    if rss.get("start"):
-        notes.append(f"gateway RSS: {rss['start']:,.0f} MiB after start, {rss['end']:,.0f} MiB at the end")
-    notes.append(f"{os.cpu_count()} CPUs shared by client, simulator and gateway: c100 figures rank, they do "
-                 f"not measure. CPU ticks are {TICK_S * 1e3:.0f} ms. Run took {wall_s:.0f} s.")
+    if wire.name != "gemini":
+        notes.append(f"non-stream: the gateway answers {wire.name}'s stream=false by collecting the upstream's "
+                     "streamGenerateContent; direct is :generateContent")
     for note in notes:
         console.print(f"  {note}", highlight=False, soft_wrap=True)
+    console.print()
 
 
 def to_json(result: dict[str, Any], plan: Plan, args: argparse.Namespace, wall_s: float) -> dict[str, Any]:
-    phases: dict[str, dict[str, Phase]] = result["phases"]
+    protocols: Results = result["protocols"]
     return {
         "meta": {"when": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "python": platform.python_version(),
                  "platform": platform.platform(), "cpus": os.cpu_count(), "clock_tick_s": TICK_S,
                  "wall_s": wall_s, "quick": args.quick, "client": "raw asyncio HTTP/1.1, keep-alive"},
         "config": {"events": plan.shape.events, "interval_ms": plan.shape.interval_ms,
                    "levels": [{"name": n, "requests": r, "concurrency": c} for n, r, c in plan.levels],
-                   "unary_requests": plan.unary, "retried_requests": plan.retried},
+                   "unary_requests": plan.unary, "retried_requests": plan.retried,
+                   "protocols": list(plan.protocols)},
         "gateway_rss_mib": result.get("gateway_rss_mib"),
-        "scenarios": {name: {path: phase.as_json() for path, phase in paths.items()}
-                      for name, paths in phases.items()},
-        "table": report_rows(phases),
+        "protocols": {protocol: {
+            "scenarios": {name: {path: phase.as_json() for path, phase in paths.items()}
+                          for name, paths in phases.items()},
+            "table": report_rows(phases)} for protocol, phases in protocols.items()},
     }
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="scripts/bench", description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="a smoke run: fewer, shorter streams (< 60 s)")
+    parser.add_argument("--quick", action="store_true", help="a smoke run: fewer, shorter streams (< 60 s per protocol)")
     parser.add_argument("--streams", type=int, default=0,
                         help="streams per load level (default c1 20, c10 50, c100 100; quick 5/20/100)")
     parser.add_argument("--events", type=int, default=0, help="events per stream (default 50)")
     parser.add_argument("--interval-ms", type=int, default=20, help="pause between events (default 20)")
+    parser.add_argument("--protocol", choices=(*PROTOCOLS, "all"), default="gemini",
+                        help="the client protocol spoken to the gateway (default gemini); all: one table each")
     parser.add_argument("--json", metavar="FILE", help="also write the raw numbers here")
     parser.add_argument("--profile", metavar="FILE",
                         help="run the main gateway under cProfile and write its stats here "

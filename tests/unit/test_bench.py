@@ -1,5 +1,7 @@
 """The bench's arithmetic and parsing helpers (the bench itself is run by scripts/bench, not here)."""
 
+import json
+
 import pytest
 
 from addon import bench
@@ -66,3 +68,78 @@ def test_report_rows_compute_added():
     assert first["metric"] == "TTFB p50" and first["added"] == 2.0
     assert first["gateway_cpu"] == "500 µs/ev, 25.0 ms/stream"
     assert {r["metric"] for r in rows} >= {"event delay p99", "stream total p50"}
+
+
+def test_anthropic_lines_stamp_text_deltas_only():
+    reply = bench.Reply("m", 0.0)
+    lines = bench.AnthropicLines(reply)
+    lines.feed(b'event: message_start\ndata: {"type":"message_start","message":{}}\n\n'
+               b'event: content_block_start\ndata: {"type":"content_block_start","index":0}\n\n'
+               b'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,'
+               b'"delta":{"type":"text_delta","text":"a"}}\n\n', now=1.0)
+    lines.feed(b'event: ping\ndata: {"type":"ping"}\n\nevent: content_block_delta\ndata: {"type":"content_bl',
+               now=2.0)
+    lines.feed(b'ock_delta","index":0,"delta":{"type":"text_delta","text":"b"}}\n\n', now=3.0)
+    lines.feed(b'event: content_block_delta\ndata: {"type":"content_block_delta","index":1,'
+               b'"delta":{"type":"thinking_delta","thinking":"x"}}\n\n', now=4.0)
+    assert reply.events == [1.0, 3.0] and reply.t_first == 1.0 and not reply.finished
+    lines.feed(b'event: content_block_stop\ndata: {"type":"content_block_stop","index":0}\n\n'
+               b'event: message_delta\ndata: {"type":"message_delta","delta":{"stop_reason":"end_turn"}}\n\n'
+               b'event: message_stop\ndata: {"type":"message_stop"}\n\n', now=5.0)
+    assert reply.finished and reply.stream_error is None and reply.events == [1.0, 3.0]
+
+
+def test_anthropic_lines_report_error_events_and_mislabelled_data():
+    reply = bench.Reply("m", 0.0)
+    bench.AnthropicLines(reply).feed(
+        b'event: error\r\ndata: {"type":"error","error":{"type":"overloaded_error","message":"busy"}}\r\n\r\n')
+    assert "overloaded_error" in reply.stream_error and not reply.finished
+    reply = bench.Reply("m", 0.0)
+    bench.AnthropicLines(reply).feed(b'event: message_stop\ndata: {"type":"ping"}\n\n')
+    assert reply.stream_error == "event: message_stop carries type 'ping'"
+    reply = bench.Reply("m", 0.0, status=200)
+    assert bench.check(reply, None) is None
+    reply.stream_error = "boom"
+    assert bench.check(reply, None) == "boom"
+
+
+def test_openai_lines_stamp_content_chunks_and_need_done_after_finish():
+    reply = bench.Reply("m", 0.0)
+    lines = bench.OpenAiLines(reply)
+    head = b'"id":"c","object":"chat.completion.chunk","created":1,"model":"m"'
+    lines.feed(b'data: {' + head + b',"choices":[{"index":0,"delta":{"role":"assistant","content":""},'
+               b'"finish_reason":null}]}\n\ndata: {' + head + b',"choices":[{"index":0,"delta":{"content":"a"},'
+               b'"finish_reason":null}]}\n\n', now=1.0)
+    lines.feed(b': keep-alive\n\ndata: {' + head + b',"choices":[{"index":0,"delta":{"content":"b"},'
+               b'"finish_reason":null}]}\n\ndata: {' + head + b',"choices":[{"index":0,"delta":{},'
+               b'"finish_reason":"stop"}]}\n\n', now=2.0)
+    assert reply.events == [1.0, 2.0] and not reply.finished
+    lines.feed(b'data: [DONE]\n\n', now=3.0)
+    assert reply.finished and reply.t_first == 1.0 and reply.stream_error is None
+
+
+def test_openai_lines_error_chunk_and_done_without_finish():
+    reply = bench.Reply("m", 0.0)
+    bench.OpenAiLines(reply).feed(b'data: {"error":{"message":"upstream stream ended","code":502}}\n\n'
+                                  b'data: [DONE]\n\n')
+    assert not reply.finished and "upstream stream ended" in reply.stream_error and reply.events == []
+
+
+def test_wires_build_each_protocols_request():
+    path, body = bench.WIRES["anthropic"].request("gemini-2.5-flash-bench-1", "hi", stream=True)
+    doc = json.loads(body)
+    assert path == "/v1/messages" and doc["stream"] is True and doc["max_tokens"] > 0
+    assert doc["messages"] == [{"role": "user", "content": "hi"}]
+    path, body = bench.WIRES["openai"].request("gemini-2.5-flash-bench-1", "hi", stream=False)
+    assert path == "/v1/chat/completions" and json.loads(body)["stream"] is False
+    path, _ = bench.WIRES["gemini"].request("gemini-2.5-flash-bench-1", "hi", stream=True)
+    assert path == "/v1beta/models/gemini-2.5-flash-bench-1:streamGenerateContent?alt=sse"
+    assert bench.WIRES["anthropic"].headers("k")["x-api-key"] == "k"
+    assert bench.WIRES["openai"].headers("k") == {"Authorization": "Bearer k"}
+
+
+def test_protocol_option():
+    assert bench.make_plan(bench.parse_args([])).protocols == ("gemini",)
+    assert bench.make_plan(bench.parse_args(["--protocol", "all", "--quick"])).protocols == bench.PROTOCOLS
+    with pytest.raises(SystemExit):
+        bench.parse_args(["--protocol", "grpc"])
