@@ -15,6 +15,7 @@ import httpx
 
 from addon.errors import ClientError, UpstreamError
 from addon.exchange import Answer, ClientRequest, Services
+from addon.pool.sessions import session_key
 from addon.protocols import gemini, openai_chat, openai_stream
 from addon.routes import Route
 from addon.upstream.dispatcher import UpstreamStream
@@ -96,7 +97,8 @@ async def chat(svc: Services, req: ClientRequest, route: Route) -> Answer:
     openai_chat.to_hub(doc, mapped)  # every 400 before any image is fetched
     hub = openai_chat.to_hub(doc, mapped, await _fetch_images(openai_chat.remote_image_urls(doc)))
     hub = gemini.sign_function_calls(hub, mapped)
-    upstream = await svc.dispatcher.open_stream(UpstreamCall(mapped, "stream", hub), gone=req.gone)
+    call = UpstreamCall(mapped, "stream", hub, session=session_key(req.headers, doc))
+    upstream = await svc.dispatcher.open_stream(call, gone=req.gone)
     completion_id, created = f"chatcmpl-{uuid.uuid4().hex}", int(time.time())
     if stream:
         writer = openai_stream.ChatStreamWriter(completion_id, created, model, include_usage=include_usage,
@@ -134,14 +136,16 @@ async def completions(svc: Services, req: ClientRequest, route: Route) -> Answer
     completion_id, created = f"cmpl-{uuid.uuid4().hex}", int(time.time())
     note = {"x-interlock-note": SUFFIX_NOTE} if doc.get("suffix") else {}
     if stream:
-        upstream = await svc.dispatcher.open_stream(UpstreamCall(mapped, "stream", hubs[0]), gone=req.gone)
+        call = UpstreamCall(mapped, "stream", hubs[0], session=session_key(req.headers, doc))
+        upstream = await svc.dispatcher.open_stream(call, gone=req.gone)
         writer = openai_stream.CompletionStreamWriter(completion_id, created, model)
         answer = _streamed(svc, upstream, writer, mapped)
         answer.headers.update(note)
         return _finish(answer, upstream)
 
     async def one(hub: dict) -> tuple[UpstreamStream, list[dict]]:
-        upstream = await svc.dispatcher.open_stream(UpstreamCall(mapped, "stream", hub), gone=req.gone)
+        call = UpstreamCall(mapped, "stream", hub, session=session_key(req.headers, doc))
+        upstream = await svc.dispatcher.open_stream(call, gone=req.gone)
         return upstream, await _collect(upstream, mapped)
 
     results = await asyncio.gather(*(one(h) for h in hubs))

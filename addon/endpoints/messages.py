@@ -15,6 +15,7 @@ import time
 
 from addon.errors import ClientError, PayloadTooLarge, PoolExhausted, UpstreamError
 from addon.exchange import Answer, ClientRequest, Services
+from addon.pool.sessions import session_key
 from addon.protocols import anthropic_request, anthropic_stream, gemini
 from addon.protocols.signatures import CACHE, SignatureCache
 from addon.routes import Route
@@ -119,7 +120,8 @@ async def messages(svc: Services, req: ClientRequest, route: Route) -> Answer:
     mapped, hub = _translate(svc, doc, counting=False)
     body = gemini.sign_function_calls(hub.body, mapped)
     try:
-        upstream = await svc.dispatcher.open_stream(UpstreamCall(mapped, "stream", body, session=hub.session),
+        upstream = await svc.dispatcher.open_stream(UpstreamCall(mapped, "stream", body,
+                                                                 session=session_key(req.headers, doc)),
                                                     gone=req.gone)
     except PoolExhausted as e:
         raise _capacity(e, svc) from None

@@ -12,7 +12,6 @@ fields are not carried over: the hub is built from known fields only.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -45,7 +44,6 @@ class HubRequest:
     model: str
     stream: bool
     thinking: bool
-    session: str | None
 
 
 def _fail(where: str, message: str) -> ClientError:
@@ -273,9 +271,7 @@ class _Translator:
         config = self._generation_config(thinking_config)
         if config:
             body["generationConfig"] = config
-        user_id = (doc.get("metadata") or {}).get("user_id")
-        session = hashlib.sha256(user_id.encode()).hexdigest()[:32] if isinstance(user_id, str) and user_id else None
-        return HubRequest(body, doc["model"], bool(doc.get("stream")), self.thinking, session)
+        return HubRequest(body, doc["model"], bool(doc.get("stream")), self.thinking)
 
     # -- system ------------------------------------------------------------------------------
 
