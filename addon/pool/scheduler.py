@@ -378,3 +378,5 @@ class Pool:
 
     def flush(self) -> None:
         self._flush(force=True)
+        if (drain := getattr(self._state, "drain", None)) is not None:
+            drain()

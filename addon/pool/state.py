@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from pathlib import Path
 from typing import Protocol
 
@@ -39,10 +40,18 @@ class MemoryState:
 
 
 class StateFile:
-    """`$INTERLOCK_HOME/pool-state.json`: wall-clock times, so cooldowns mean the same after a restart."""
+    """`$INTERLOCK_HOME/pool-state.json`: wall-clock times, so cooldowns mean the same after a restart.
+
+    `save` is called from the event loop on every cooldown, so the atomic write (two fsyncs) runs
+    on one writer thread; saves that pile up while it writes collapse into the newest one.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
+        self._pending: dict | None = None
+        self._writing = False
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
 
     def load(self) -> dict:
         try:
@@ -56,5 +65,29 @@ class StateFile:
         return doc if isinstance(doc, dict) else {}
 
     def save(self, doc: dict) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        write_atomic(self.path, json.dumps(doc, separators=(",", ":")).encode())
+        with self._cond:
+            self._pending = doc
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="pool-state", daemon=True)
+                self._thread.start()
+            self._cond.notify_all()
+
+    def drain(self, timeout: float = 10.0) -> None:
+        """Wait until every save so far is on disk (at shutdown)."""
+        with self._cond:
+            self._cond.wait_for(lambda: self._pending is None and not self._writing, timeout)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(lambda: self._pending is not None)
+                doc, self._pending, self._writing = self._pending, None, True
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                write_atomic(self.path, json.dumps(doc, separators=(",", ":")).encode())
+            except OSError as e:
+                log.warning("pool state %s not saved (%s); the next save tries again", self.path.name, e)
+            finally:
+                with self._cond:
+                    self._writing = False
+                    self._cond.notify_all()
