@@ -10,7 +10,7 @@ import logging
 from collections import OrderedDict
 from urllib.parse import parse_qsl, urlencode
 
-from mitmproxy import http
+from mitmproxy import exceptions, http
 
 from addon import attempt_flows
 from addon.errors import AttemptRecord
@@ -120,6 +120,11 @@ class Monitor:
         loader.add_option("monitor_body_kb", int, 512,
                           "kilobytes of each translated answer and attempt body kept for display")
 
+    def configure(self, updated: set[str]) -> None:
+        for name in ("monitor_max_flows", "monitor_max_mb", "monitor_body_kb"):
+            if name in updated and getattr(self.master.options, name) < (1 if name == "monitor_max_flows" else 0):
+                raise exceptions.OptionsError(f"interlock: {name} must not be {'below 1' if name == 'monitor_max_flows' else 'negative'}")
+
     def track(self, flow: http.HTTPFlow, rec: ExchangeRecord) -> None:
         self.records[flow.id] = rec
 
@@ -158,9 +163,8 @@ class Monitor:
         self._kept[flow.id] = (flow, size)
         self._kept_bytes += size
         opts = self.master.options
-        while self._kept and (len(self._kept) > max(1, opts.monitor_max_flows)
-                              or self._kept_bytes > opts.monitor_max_mb * 1024 * 1024):
-            _, (old, old_size) = self._kept.popitem(last=False)
+        while len(self._kept) > 1 and (len(self._kept) > opts.monitor_max_flows
+                                       or self._kept_bytes > opts.monitor_max_mb * 1024 * 1024):
+            _, (old, old_size) = self._kept.popitem(last=False)  # never `flow`: it was added last
             self._kept_bytes -= old_size
-            if old is not flow and not old.live:
-                view.remove([old])
+            view.remove([old])
