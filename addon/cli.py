@@ -128,6 +128,9 @@ def parser() -> argparse.ArgumentParser:
     sim.add_argument("--port", type=int, default=8046)
     sim.add_argument("--host", default="127.0.0.1")
     sim.set_defaults(func=cmd_simulator)
+    from addon import stats_cli  # `interlock stats` lives in its own module
+
+    stats_cli.add_parser(sub)
     return p
 
 

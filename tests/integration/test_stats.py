@@ -6,14 +6,21 @@ function in `CLIENTS`. Streams a client cuts short are still recorded.
 
 from __future__ import annotations
 
+import json
 import sqlite3
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 from google import genai
 from google.genai import types
 
+import pngcheck
+
+BIN = Path(sys.executable).parent
 MODEL = "gemini-2.5-flash"
 
 
@@ -98,3 +105,20 @@ def test_errors_are_recorded_with_their_class(start_gateway):
     assert r.status_code == 503
     row = [x for x in rows(gw) if x["route"] == "gemini"][-1]
     assert (row["status"], row["attempts"], row["error_class"], row["outcome"]) == (503, 3, "PoolExhausted", "error")
+
+def test_stats_json_sums_equal_the_rows(start_gateway, tmp_path):
+    gw = start_gateway(keys=["sim-429-retry30s_a", "good-key"])
+    for client in CLIENTS:
+        client(gw)
+    recorded = rows(gw)
+    out = subprocess.run([str(BIN / "interlock"), "stats", "--home", str(gw.home), "--json",
+                          "--png", str(tmp_path / "chart.png")], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    doc = json.loads(out.stdout)
+    for key in ("input_tokens", "output_tokens", "cached_tokens", "thinking_tokens"):
+        assert doc["totals"][key] == sum(r[key] for r in recorded)
+        for group in ("account", "model", "hour", "day"):
+            assert sum(g[key] for g in doc[f"by_{group}"]) == doc["totals"][key]
+    assert doc["totals"]["requests"] == len(recorded)
+    width, height, _ = pngcheck.decode((tmp_path / "chart.png").read_bytes())
+    assert width > 0 and height > 0
