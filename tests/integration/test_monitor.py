@@ -110,7 +110,7 @@ def test_a_saved_client_flow_replays_against_a_running_gateway(tmp_path, simulat
     assert CLIENT_KEY.encode() not in saved.read_bytes() and ACCOUNT_KEY.encode() not in saved.read_bytes()
 
     # the README's recipe: keep the client flows, replay them with your own key
-    keep = "~u generateContent & !~comment '^interlock attempt'"
+    keep = '~u generateContent & !~comment "^interlock attempt"'
     subprocess.run([str(BIN / "mitmdump"), "-q", "-nr", str(saved), "-w", str(bug), keep], check=True, timeout=60)
     assert [f.request.path for f in read_flows(bug)] == ["/v1beta/models/gemini-2.5-flash:generateContent"]
     with process(gateway_cmd("mitmdump", sim_url, home, port, "-q"), ready):
@@ -147,3 +147,17 @@ def test_retention_keeps_the_view_within_its_limits(start_gateway):
     gw.call(shrink())
     assert httpx.post(url, json=BODY, timeout=30).status_code == 200
     assert len(view) == 1, "over the byte limit only the flow just finished stays"
+
+
+def test_stored_bodies_are_capped(start_gateway):
+    gw = start_gateway(options={"monitor_body_kb": 1})
+    body = {"contents": [{"role": "user", "parts": [{"text": "long [[sim chunks=30 chunk_chars=100]]"}]}]}
+    r = httpx.post(f"{gw.url}/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse", json=body, timeout=30)
+    assert r.status_code == 200 and len(r.content) > 3000, "the client gets everything"
+    attempt = next(f for f in gw.recorder.flows if f.comment.startswith("interlock attempt"))
+    client = gw.recorder.flows[-1]
+    assert client.request.path.startswith("/v1beta/models/gemini-2.5-flash:streamGenerateContent")
+    for f in (client, attempt):
+        assert f.response.raw_content.endswith(b"more bytes not kept]")
+        assert len(f.response.raw_content) < 1200
+    assert attempt.metadata["interlock_attempt"] == client.id
