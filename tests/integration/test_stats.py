@@ -7,6 +7,7 @@ function in `CLIENTS`. Streams a client cuts short are still recorded.
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import subprocess
 import sys
@@ -86,7 +87,7 @@ def test_rows_match_what_the_sdks_saw(start_gateway):
     assert recorded[1]["attempts"] == 1
 
 
-def test_a_stream_cut_short_is_still_counted(start_gateway):
+def test_a_stream_cut_short_is_still_counted(start_gateway, caplog):
     gw = start_gateway()
     url = f"{gw.url}/v1beta/models/{MODEL}:streamGenerateContent?alt=sse"
     body = {"contents": [{"role": "user", "parts": [{"text": "long [[sim chunks=200 interval_ms=20]]"}]}]}
@@ -96,6 +97,7 @@ def test_a_stream_cut_short_is_still_counted(start_gateway):
     found = wait_for_rows(gw, lambda rs: any(x["outcome"] == "cut short" for x in rs))
     cut = [x for x in found if x["outcome"] == "cut short"]
     assert len(cut) == 1 and cut[0]["input_tokens"] > 0 and cut[0]["status"] == 200
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], "no addon error on the way"
 
 
 def test_errors_are_recorded_with_their_class(start_gateway):
