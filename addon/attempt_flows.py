@@ -57,6 +57,10 @@ def _capped(data: bytes, cap: int) -> bytes:
     return data[:cap] + f"\n[interlock: {len(data) - cap} more bytes not kept]".encode()
 
 
+def _headers(pairs: list[tuple[str, str]]) -> http.Headers:
+    return http.Headers([(k.encode(), v.encode()) for k, v in pairs])
+
+
 def build(parent: http.HTTPFlow, index: int, total: int, att: AttemptRecord, cap: int,
           outcome: str = "") -> http.HTTPFlow | None:
     trace = att.trace
@@ -66,11 +70,11 @@ def build(parent: http.HTTPFlow, index: int, total: int, att: AttemptRecord, cap
     port = url.port or (443 if url.scheme == "https" else 80)
     f = http.HTTPFlow(parent.client_conn, connection.Server(address=(url.hostname or "", port)))
     f.timestamp_created = trace.started
-    f.request = http.Request.make(trace.method, trace.url, b"", [(k.encode(), v.encode()) for k, v in trace.request_headers])
+    f.request = http.Request.make(trace.method, trace.url, b"", _headers(trace.request_headers))
     f.request.raw_content = _capped(trace.scrub(trace.request_body), cap)
     f.request.timestamp_start = f.request.timestamp_end = trace.started
     if trace.status is not None:
-        f.response = http.Response.make(trace.status, b"", [(k.encode(), v.encode()) for k, v in trace.response_headers])
+        f.response = http.Response.make(trace.status, b"", _headers(trace.response_headers))
         body = trace.scrub(bytes(trace.response_body))
         f.response.raw_content = _capped(body, cap) + (
             f"\n[interlock: {trace.dropped} more bytes not kept]".encode() if trace.dropped else b"")

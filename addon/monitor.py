@@ -121,9 +121,9 @@ class Monitor:
                           "kilobytes of each translated answer and attempt body kept for display")
 
     def configure(self, updated: set[str]) -> None:
-        for name in ("monitor_max_flows", "monitor_max_mb", "monitor_body_kb"):
-            if name in updated and getattr(self.master.options, name) < (1 if name == "monitor_max_flows" else 0):
-                raise exceptions.OptionsError(f"interlock: {name} must not be {'below 1' if name == 'monitor_max_flows' else 'negative'}")
+        for name, least in (("monitor_max_flows", 1), ("monitor_max_mb", 0), ("monitor_body_kb", 0)):
+            if name in updated and getattr(self.master.options, name) < least:
+                raise exceptions.OptionsError(f"interlock: {name} must be at least {least}")
 
     def track(self, flow: http.HTTPFlow, rec: ExchangeRecord) -> None:
         self.records[flow.id] = rec
