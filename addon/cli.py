@@ -131,6 +131,9 @@ def parser() -> argparse.ArgumentParser:
     from addon.accounts_cli import add_parser as add_accounts_parser
 
     add_accounts_parser(sub)
+    from addon import stats_cli  # `interlock stats` lives in its own module
+
+    stats_cli.add_parser(sub)
     return p
 
 

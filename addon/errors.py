@@ -79,6 +79,7 @@ class AttemptRecord:
     status: int | None
     reason: str
     cooldown_s: float | None = None
+    trace: object | None = field(default=None, repr=False, compare=False)  # upstream.trace.AttemptTrace
 
     def describe(self) -> str:
         what = str(self.status) if self.status is not None else "transport error"

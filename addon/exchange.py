@@ -8,7 +8,7 @@ import json
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 
-from addon import routes, security
+from addon import record, routes, security
 from addon.config import Settings
 from addon.errors import AttemptRecord, GatewayError, NotImplementedYet, PayloadTooLarge, Protocol, render
 from addon.models import ModelMap
@@ -68,6 +68,7 @@ Endpoint = Callable[[Services, ClientRequest, routes.Route], "Answer | object"]
 
 
 def error_answer(protocol: Protocol, err: GatewayError) -> Answer:
+    record.note_error(err)
     status, headers, body = render(protocol, err)
     return Answer(status, headers, body, attempts=list(getattr(err, "attempts", []) or []))
 

@@ -20,7 +20,7 @@ except ImportError:  # loaded by path (`-s addon/gateway.py`) from an environmen
 from mitmproxy import exceptions, http
 from mitmproxy.proxy.mode_specs import ProxyMode, ReverseMode
 
-from addon import config, exchange, monitor, security
+from addon import config, exchange, monitor, record, security, stats
 from addon.endpoints import ENDPOINTS
 from addon.runtime import Runtime
 from addon.upstream.bridge import PARK_HEADER, Parked
@@ -62,6 +62,9 @@ class Gateway:
     def __init__(self) -> None:
         self.runtime: Runtime | None = None
         self.options = None
+        self.stats: stats.StatsWriter | None = None
+        self.monitor = monitor.Monitor()
+        self.addons = [self.monitor]  # nested addons get every hook after the gateway
 
     def load(self, loader) -> None:
         self.options = loader.master.options  # not `ctx.options`: tests run several masters at once
@@ -101,12 +104,15 @@ class Gateway:
                             tcp_timeout=max(self.options.tcp_timeout, int(longest) + 60))
         logging.getLogger("httpx").setLevel(logging.WARNING)
         if self.runtime is not None:
+            if self.stats is None:
+                self.stats = stats.StatsWriter(self.runtime.home / stats.FILENAME)
             await self.runtime.start()
             for problem in self.runtime.account_problems:
                 log.warning(f"interlock: {problem}")
 
     async def request(self, flow: http.HTTPFlow) -> None:
-        if flow.response is not None or "interlock_park" in flow.metadata or self.runtime is None:
+        if flow.response is not None or "interlock_park" in flow.metadata or self.runtime is None \
+                or monitor.attempt_flows.MARK in flow.metadata:
             return
         svc = await self.runtime.start()
         req = flow.request
@@ -118,17 +124,31 @@ class Gateway:
         client = exchange.ClientRequest(
             req.method, path, dict(parse_qsl(query, keep_blank_values=True)), req.headers, req.raw_content or b"",
             gone=lambda: flow.client_conn.timestamp_end is not None)
-        answer = await exchange.handle(svc, client, ENDPOINTS)
+        rec = record.ExchangeRecord(req.method, path)
+        record.describe(rec, client)
+        rec.listeners += [monitor.log_exchange] + ([self.stats.record] if self.stats else [])
+        self.monitor.track(flow, rec)
+        context = record.begin(rec)
+        try:
+            answer = await exchange.handle(svc, client, ENDPOINTS)
+        finally:
+            record.end(context)
+        rec.status = answer.status
+        rec.upstream_url = rec.upstream_url or answer.upstream_url or ""
         monitor.mask_request(req)
+        monitor.show_as_sent(flow)
         if svc.demo:
             monitor.comment(flow, "demo mode: answered by the built-in simulator")
         if answer.upstream_url or answer.attempts:
             monitor.comment(flow, monitor.describe_attempts(answer.upstream_url, answer.attempts))
         if answer.stream is None:
             flow.response = http.Response.make(answer.status, answer.body, answer.headers)
+            rec.first_byte()
+            rec.finish("ok" if answer.status < 400 else "error")
             return
         monitor.keep_client_view(flow)
-        token = self.runtime.bridge.park(Parked(answer.status, list(answer.headers.items()), answer.stream))
+        token = self.runtime.bridge.park(Parked(answer.status, list(answer.headers.items()),
+                                                record.observe(answer.stream, rec)))
         flow.metadata["interlock_park"] = token
         req.scheme, req.host, req.port = "http", "127.0.0.1", self.runtime.bridge.port
         req.headers[PARK_HEADER] = token
@@ -141,6 +161,8 @@ class Gateway:
             monitor.restore_client_view(flow)
 
     async def error(self, flow: http.HTTPFlow) -> None:
+        if monitor.attempt_flows.MARK in flow.metadata:
+            return
         if self.runtime is not None:
             await self.runtime.bridge.discard(flow.metadata.get("interlock_park"))
         monitor.restore_client_view(flow)
@@ -148,6 +170,8 @@ class Gateway:
     async def done(self) -> None:
         if self.runtime is not None:
             await self.runtime.close()
+        if self.stats is not None:
+            self.stats.close()
 
 
 addons = [Gateway()]

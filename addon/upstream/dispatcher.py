@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from addon import record
 from addon.errors import AttemptRecord, PoolExhausted, UpstreamError
 from addon.pool import why
 from addon.pool.accounts import Account
@@ -24,6 +25,7 @@ from addon.pool.scheduler import Pool
 from addon.pool.tokens import TokenError, TokenManager
 from addon.upstream.cooldown import UpstreamFault
 from addon.upstream.provider import Provider, UpstreamCall, UpstreamEvents
+from addon.upstream.trace import AttemptTrace
 
 log = logging.getLogger(__name__)
 
@@ -52,11 +54,18 @@ class UpstreamStream:
     _response: httpx.Response
     deadline: float = float("inf")
     _release: Callable[[], None] | None = None
+    usage: dict | None = None  # the latest usageMetadata seen (Gemini repeats running totals)
+    error: Exception | None = None  # how the stream failed after its first event, if it did
+
+    def _saw(self, event: dict) -> None:
+        if isinstance(meta := event.get("usageMetadata"), dict):
+            self.usage = meta
 
     async def events(self) -> AsyncIterator[dict]:
         try:
             for event in self._first:
                 _raise_if_error(event)
+                self._saw(event)
                 yield event
             try:
                 async for chunk in self._chunks:
@@ -64,12 +73,17 @@ class UpstreamStream:
                         raise UpstreamError("the upstream exceeded upstream_timeout_s", status=504)
                     for event in self._decoder.feed(chunk):
                         _raise_if_error(event)
+                        self._saw(event)
                         yield event
             except httpx.HTTPError as e:
                 raise UpstreamError(f"upstream stream broke: {type(e).__name__}", status=502) from None
             for event in self._decoder.close():
                 _raise_if_error(event)
+                self._saw(event)
                 yield event
+        except Exception as e:
+            self.error = e
+            raise
         finally:
             await self.aclose()
 
@@ -140,7 +154,9 @@ class Dispatcher:
             return UpstreamStream(account, url, attempts, first, chunks, decoder, resp,
                                   deadline=time.monotonic() + self.upstream_timeout_s)
 
-        return await self._attempt_loop(call, first_event, stream=True, gone=gone)
+        stream = await self._attempt_loop(call, first_event, stream=True, gone=gone)
+        record.note_stream(stream)
+        return stream
 
     async def unary(self, call: UpstreamCall, *, gone: Callable[[], bool] = lambda: False
                     ) -> tuple[dict, Account, list[AttemptRecord]]:
@@ -158,6 +174,7 @@ class Dispatcher:
     async def _attempt_loop[T](self, call: UpstreamCall, on_ok: Callable[..., Awaitable[T]], *,
                                stream: bool, gone: Callable[[], bool]) -> T:
         attempts: list[AttemptRecord] = []
+        record.note_attempts(call.model, attempts)
         tried: list[str] = []
         retry_same: Account | None = None
         token_refreshed: set[str] = set()
@@ -189,12 +206,14 @@ class Dispatcher:
                     continue
             provider = self.provider_for(account)
             req = provider.request(account, call)
+            trace = AttemptTrace(req)
             resp: httpx.Response | None = None
             try:
                 async with asyncio.timeout(self.first_byte_timeout_s):
                     resp = await self.client.send(
                         self.client.build_request(req.method, req.url, headers=req.headers, content=req.body),
                         stream=True)
+                    trace.response(resp)
                     if resp.status_code != 200:
                         body = await resp.aread()
                         fault = provider.read_fault(resp.status_code, resp.headers, body)
@@ -209,11 +228,11 @@ class Dispatcher:
                         and account.id not in token_refreshed):
                     token_refreshed.add(account.id)  # a refused token: refresh it once, same account
                     self.tokens.invalidate(account)
-                    attempts.append(AttemptRecord(account.label, 401, "token refused; refreshing it"))
+                    attempts.append(AttemptRecord(account.label, 401, "token refused; refreshing it", trace=trace.end()))
                     retry_same = account
                     continue
                 if failure.status is not None and failure.status not in RETRYABLE_STATUS:
-                    attempts.append(AttemptRecord(account.label, failure.status, failure.reason))
+                    attempts.append(AttemptRecord(account.label, failure.status, failure.reason, trace=trace.end()))
                     raise UpstreamError(failure.reason, status=failure.status,
                                         headers=_attempt_header(attempts)) from None
                 hint = fault.retry_after_s if fault else None
@@ -221,7 +240,8 @@ class Dispatcher:
                 waited = self.pool.cool_down(account, model_scope, hint, failure.reason,
                                              rate_limited=failure.status == 429,
                                              kind=fault.kind if fault else None)
-                attempts.append(AttemptRecord(account.label, failure.status, _short(failure.reason), waited))
+                attempts.append(AttemptRecord(account.label, failure.status, _short(failure.reason), waited,
+                                              trace=trace.end()))
                 tried.append(account.id)
                 if hint is not None and hint <= SAME_ACCOUNT_WAIT_S:
                     await asyncio.sleep(hint)
@@ -233,7 +253,7 @@ class Dispatcher:
                     await resp.aclose()
                 reason = "no first byte in time" if isinstance(e, TimeoutError) else type(e).__name__
                 waited = self.pool.cool_down(account, None, None, reason)
-                attempts.append(AttemptRecord(account.label, None, reason, waited))
+                attempts.append(AttemptRecord(account.label, None, reason, waited, trace=trace.end()))
                 tried.append(account.id)
                 continue
             except BaseException:
@@ -246,7 +266,7 @@ class Dispatcher:
             else:
                 release()
             self.pool.succeeded(account)
-            attempts.append(AttemptRecord(account.label, 200, ""))
+            attempts.append(AttemptRecord(account.label, 200, "", trace=trace))
             return result
         raise self._exhausted(call.model, attempts)
 
