@@ -76,7 +76,7 @@ class Runtime:
                                     verify_tls=self.verify_tls)
             await self.bridge.start()
             self.services = Services(self.settings, ModelMap(self.settings.model_mapping), pool, dispatcher,
-                                     demo=self.demo)
+                                     demo=self.demo, home=self.home)
             return self.services
 
     async def close(self) -> None:
