@@ -363,8 +363,8 @@ def _tools(tools: Any, names: ToolNames) -> list[dict]:
             declarations.append(_declare(tool, at, names, None))
         elif kind == "local_shell":
             names.kinds[LOCAL_SHELL] = LOCAL_SHELL
-            declarations.append({"name": LOCAL_SHELL, "description": "Run a command on the user's machine.",
-                                 "parameters": _SHELL_PARAMETERS})
+            declarations.append(fields.function_declaration(LOCAL_SHELL, "Run a command on the user's machine.",
+                                                            _SHELL_PARAMETERS, at))
         elif kind in _SEARCH_TOOLS:
             search = True
         else:
