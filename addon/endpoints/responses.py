@@ -10,6 +10,8 @@ WebSocket upgrades on `GET /v1/responses` are refused at once: Codex then falls 
 
 from __future__ import annotations
 
+import logging
+import sqlite3
 import time
 import uuid
 from collections.abc import Callable
@@ -28,6 +30,7 @@ from addon.upstream.provider import UpstreamCall
 from addon.upstream.relay import relay
 
 _STORES: dict[str, ResponseStore] = {}
+log = logging.getLogger("interlock")
 
 
 class UpgradeRequired(ClientError):
@@ -107,7 +110,10 @@ async def responses(svc: Services, req: ClientRequest, route: Route) -> Answer:
         if doc.get("store") is False or response.get("status") == "failed":
             return
         turn = [{"role": "model", "parts": machine.model_parts}] if machine.model_parts else []
-        store_for(svc).put(response, Prior(asked.conversation.system, asked.conversation.contents + turn))
+        try:
+            store_for(svc).put(response, Prior(asked.conversation.system, asked.conversation.contents + turn))
+        except sqlite3.Error as e:  # the answer still reaches the client; only chaining to it will not work
+            log.warning(f"interlock: could not store response {response['id']}: {e}")
 
     if asked.stream:
         def stored() -> None:
