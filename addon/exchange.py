@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from addon import record, routes, security
 from addon.config import Settings
@@ -62,6 +63,8 @@ class Services:
     dispatcher: Dispatcher
     demo: bool = False
     version: str = VERSION
+    home: Path | None = None
+    """The data directory, for endpoints that keep state on disk (stored Responses)."""
 
 
 Endpoint = Callable[[Services, ClientRequest, routes.Route], "Answer | object"]

@@ -80,7 +80,7 @@ class Runtime:
                                                         self.settings.oauth_client_secret, verify_tls=self.verify_tls))
             await self.bridge.start()
             self.services = Services(self.settings, ModelMap(self.settings.model_mapping), pool, dispatcher,
-                                     demo=self.demo)
+                                     demo=self.demo, home=self.home)
             return self.services
 
     async def close(self) -> None:

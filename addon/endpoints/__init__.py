@@ -4,7 +4,7 @@
 """
 
 from addon.endpoints import gemini, local
-from addon.endpoints import chat, media
+from addon.endpoints import chat, media, responses
 from addon.endpoints import messages as anthropic_messages
 
 ENDPOINTS = {
@@ -20,6 +20,9 @@ ENDPOINTS = {
     "gemini": gemini.call,
     "chat": chat.chat,
     "completions": chat.completions,
+    "responses": responses.responses,
+    "response_by_id": responses.response_by_id,
+    "responses_websocket": responses.websocket,
     "images": media.images,
     "audio": media.audio,
     "messages": anthropic_messages.messages,

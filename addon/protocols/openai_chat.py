@@ -8,58 +8,18 @@ whatever an image URL says. Every refusal is an OpenAI 400 whose `param` names t
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Mapping
 from typing import Any
 
-from addon.errors import ClientError
-from addon.protocols import schema
+from addon.protocols import openai_fields as fields
 
 ROLES = ("system", "developer", "user", "assistant", "tool", "function")
-EFFORT_BUDGET = {"minimal": 1024, "low": 4096, "medium": 16384, "high": 24576, "xhigh": 32768}
-"""reasoning_effort → Gemini thinkingBudget; `none` turns thinking off (or to the minimum)."""
-_DATA_URL = re.compile(r"^data:(?P<mime>[\w.+-]+/[\w.+-]+)?(?P<params>(;[^;,]*)*?);base64,(?P<data>.*)$", re.S)
 _AUDIO_MIME = {"wav": "audio/wav", "mp3": "audio/mpeg", "flac": "audio/flac", "ogg": "audio/ogg",
                "m4a": "audio/aac", "aac": "audio/aac", "aiff": "audio/aiff", "webm": "audio/webm",
                "pcm16": "audio/pcm"}
-_IMAGE_MIME = {"png": "image/png", "jpg": "image/jpeg", "jpeg": "image/jpeg", "webp": "image/webp",
-               "gif": "image/gif", "heic": "image/heic", "heif": "image/heif"}
-
-
-def _type_name(v: Any) -> str:
-    return {dict: "an object", list: "an array", str: "a string", bool: "a boolean", int: "an integer",
-            float: "a number", type(None): "null"}.get(type(v), type(v).__name__)
-
-
-def _bad(param: str, message: str) -> ClientError:
-    return ClientError(message, param=param)
-
-
-def _want(value: Any, kind: type | tuple[type, ...], param: str, what: str) -> Any:
-    kinds = kind if isinstance(kind, tuple) else (kind,)
-    if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
-        raise _bad(param, f"Invalid type for '{param}': expected {what}, but got {_type_name(value)} instead.")
-    return value
-
-
-def _number(doc: dict, name: str, lo: float, hi: float) -> float | None:
-    if doc.get(name) is None:
-        return None
-    value = _want(doc[name], (int, float), name, "a number")
-    if not lo <= value <= hi:
-        raise _bad(name, f"Invalid '{name}': {value} is not between {lo:g} and {hi:g}.")
-    return value
-
-
-def _integer(doc: dict, name: str, lo: int, hi: int | None = None) -> int | None:
-    if doc.get(name) is None:
-        return None
-    value = _want(doc[name], int, name, "an integer")
-    if value < lo or (hi is not None and value > hi):
-        bound = f"at least {lo}" if hi is None else f"between {lo} and {hi}"
-        raise _bad(name, f"Invalid '{name}': {value} must be {bound}.")
-    return value
+_type_name, _bad, _want, _number, _integer = fields.type_name, fields.bad, fields.want, fields.number, fields.integer
+_append, _data_url, _arguments = fields.append, fields.data_url, fields.arguments
+EFFORT_BUDGET = fields.EFFORT_BUDGET
 
 
 def remote_image_urls(doc: Any) -> dict[str, str]:
@@ -144,16 +104,6 @@ def _messages(messages: list, fetched: Mapping[str, tuple[str, str]]) -> tuple[l
     return system, contents
 
 
-def _append(contents: list[dict], role: str, parts: list[dict]) -> None:
-    """Consecutive turns of one role become one Content, as Gemini expects turns to alternate."""
-    if not parts:
-        return
-    if contents and contents[-1]["role"] == role:
-        contents[-1]["parts"] += parts
-    else:
-        contents.append({"role": role, "parts": parts})
-
-
 def _text_parts(content: Any, at: str, *, required: bool = False, allowed: tuple[str, ...] = ("text",)) -> list[dict]:
     if content is None:
         if required:
@@ -212,28 +162,11 @@ def _user_parts(content: Any, at: str, fetched: Mapping[str, tuple[str, str]]) -
     return parts
 
 
-def _data_url(url: str, at: str, default_mime: str) -> dict:
-    m = _DATA_URL.match(url)
-    if not m:
-        raise _bad(at, f"Invalid '{at}': a data URL must look like 'data:<mime type>;base64,<data>'.")
-    return {"mimeType": m["mime"] or default_mime, "data": m["data"]}
-
-
 def _image_part(image: Any, at: str, fetched: Mapping[str, tuple[str, str]]) -> dict:
     if isinstance(image, str):  # some clients send the URL itself
-        url, url_at = image, at
-    else:
-        _want(image, dict, at, "an object")
-        url, url_at = _want(image.get("url"), str, f"{at}.url", "a string"), f"{at}.url"
-    if url.startswith("data:"):
-        return {"inlineData": _data_url(url, url_at, "image/png")}
-    if url.startswith(("http://", "https://")):
-        if url in fetched:
-            mime, data = fetched[url]
-            return {"inlineData": {"mimeType": mime, "data": data}}
-        ext = url.split("?", 1)[0].rsplit(".", 1)[-1].lower()
-        return {"fileData": {"mimeType": _IMAGE_MIME.get(ext, "image/jpeg"), "fileUri": url}}
-    raise _bad(url_at, f"Invalid '{url_at}': expected an http(s) URL or a base64 data URL.")
+        return fields.image_url_part(image, at, fetched)
+    _want(image, dict, at, "an object")
+    return fields.image_url_part(_want(image.get("url"), str, f"{at}.url", "a string"), f"{at}.url", fetched)
 
 
 def _assistant_parts(message: dict, at: str, calls: dict[str, str]) -> list[dict]:
@@ -264,18 +197,6 @@ def _assistant_parts(message: dict, at: str, calls: dict[str, str]) -> list[dict
     return parts
 
 
-def _arguments(raw: Any, at: str) -> dict:
-    """Arguments as an object. History may hold a model's malformed output; it is kept, wrapped."""
-    if raw is None or raw == "":
-        return {}
-    _want(raw, str, at, "a string of JSON")
-    try:
-        value = json.loads(raw)
-    except ValueError:
-        return {"arguments": raw}
-    return value if isinstance(value, dict) else {"arguments": value}
-
-
 def _tools(tools: Any) -> tuple[list[dict], list[str]]:
     if tools is None:
         return [], []
@@ -288,18 +209,9 @@ def _tools(tools: Any) -> tuple[list[dict], list[str]]:
             raise _bad(f"{at}.type", f"Invalid value for '{at}.type': {tool.get('type')!r}; only 'function' "
                        "tools are supported.")
         fn = _want(tool.get("function"), dict, f"{at}.function", "an object")
-        name = _want(fn.get("name"), str, f"{at}.function.name", "a string")
-        if not re.fullmatch(r"[A-Za-z_][\w.:-]{0,127}", name):
-            raise _bad(f"{at}.function.name", f"Invalid '{at}.function.name': {name!r} must start with a letter "
-                       "or underscore and hold only letters, digits, '_', '.', ':' or '-' (at most 128).")
-        declaration: dict[str, Any] = {"name": name}
-        if fn.get("description") is not None:
-            declaration["description"] = _want(fn["description"], str, f"{at}.function.description", "a string")
-        params = fn.get("parameters")
-        if params is not None:
-            _want(params, dict, f"{at}.function.parameters", "a JSON Schema object")
-            if (cleaned := schema.to_gemini(params)) is not None:
-                declaration["parameters"] = cleaned
+        declaration = fields.function_declaration(fn.get("name"), fn.get("description"), fn.get("parameters"),
+                                                  f"{at}.function")
+        name = declaration["name"]
         declarations.append(declaration)
         names.append(name)
     return ([{"functionDeclarations": declarations}] if declarations else []), names
@@ -395,16 +307,7 @@ def _response_format(fmt: Any) -> dict:
 
 
 def _thinking(effort: Any, upstream_model: str) -> dict | None:
-    if effort is None:
-        return None
-    _want(effort, str, "reasoning_effort", "a string")
-    if effort == "none":
-        # Gemini Pro models cannot turn thinking off; 128 is their smallest budget.
-        return {"thinkingBudget": 128 if "pro" in upstream_model else 0}
-    if effort not in EFFORT_BUDGET:
-        raise _bad("reasoning_effort", f"Invalid value for 'reasoning_effort': {effort!r}; expected one of "
-                   f"none, {', '.join(EFFORT_BUDGET)}.")
-    return {"includeThoughts": True, "thinkingBudget": EFFORT_BUDGET[effort]}
+    return fields.thinking_config(effort, upstream_model, "reasoning_effort")
 
 
 def stream_options(doc: dict) -> tuple[bool, bool]:

@@ -54,7 +54,7 @@ def test_telemetry_sink(gateway):
 
 
 @pytest.mark.parametrize("path,capability,envelope", [
-    ("/v1/responses", "OpenAI Responses API", "openai"),
+    ("/v1/responses/compact", "Responses compaction", "openai"),
 ])
 def test_later_capabilities_answer_501_naming_them(gateway, path, capability, envelope):
     r = httpx.post(gateway.url + path, json={})
@@ -69,7 +69,7 @@ def test_later_capabilities_answer_501_naming_them(gateway, path, capability, en
 def test_openai_sdk_reports_501_without_retrying(gateway):
     c = openai.OpenAI(base_url=gateway.url + "/v1", api_key="x")
     with pytest.raises(openai.APIStatusError) as e:
-        c.responses.create(model="gpt-4o", input="hi")
+        c.post("/responses/compact", body={"model": "gpt-4o", "input": "hi"}, cast_to=object)
     assert e.value.status_code == 501
 
 

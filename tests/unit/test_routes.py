@@ -24,8 +24,11 @@ def test_every_spec_path_is_routed(method, path, handler):
 
 
 def test_later_capabilities_are_named():
-    route = match("POST", "/v1/responses", {})
-    assert route.protocol is Protocol.OPENAI and route.capability == "OpenAI Responses API"
+    route = match("POST", "/v1/responses/compact", {})
+    assert route.protocol is Protocol.OPENAI and route.capability == "Responses compaction"
+    assert match("POST", "/v1/responses", {}).capability is None
+    assert match("DELETE", "/responses/resp_1", {}).handler == "response_by_id"
+    assert match("GET", "/v1/responses", {}).handler == "responses_websocket"
     assert match("POST", "/v1/messages?beta=true", {}).capability is None
     assert match("POST", "/v1/chat/completions", {}).capability is None
     assert match("POST", "/v1beta/models/m:generateContent", {}).capability is None
