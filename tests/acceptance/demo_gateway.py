@@ -66,8 +66,12 @@ def client_path(bin_dir: Path) -> str:
 
 
 @contextlib.contextmanager
-def running_gateway(root: Path, save_flows: bool = False) -> Iterator[Gateway]:
-    """Start the demo gateway under `root`; stop it with SIGTERM (mitmdump then closes its -w file)."""
+def running_gateway(root: Path, save_flows: bool = False, config_toml: str | None = None) -> Iterator[Gateway]:
+    """Start the demo gateway under `root` (with `config_toml` as its settings, if given); stop it
+    with SIGTERM (mitmdump then closes its -w file)."""
+    if config_toml is not None:
+        (root / "interlock-home").mkdir(parents=True, exist_ok=True)
+        (root / "interlock-home" / "config.toml").write_text(config_toml)
     port = free_port()
     log = root / "mitmdump.log"
     flows = root / "flows.mitm" if save_flows else None

@@ -14,44 +14,22 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from clients import INSTALL_TIMEOUT_S, REPO, ensure_npm_client, node_bin_dir  # noqa: E402
+from clients import INSTALL_TIMEOUT_S, ensure_npm_client  # noqa: E402
+from demo_gateway import Gateway, client_path, running_gateway  # noqa: E402
 
 CODEX = ("@openai/codex", "0.169.0")  # the version reference/clients.md §3 describes
-UPSTREAM = "https://generativelanguage.googleapis.com"
 MODEL = "my-local-model"
-HEALTH_TIMEOUT_S = 30
 CLI_TIMEOUT_S = 120
 
 pytestmark = [pytest.mark.acceptance, pytest.mark.timeout(INSTALL_TIMEOUT_S + 300)]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@dataclass
-class Gateway:
-    url: str
-    log: Path
-
-    def log_tail(self, chars: int = 4000) -> str:
-        try:
-            return self.log.read_text(errors="replace")[-chars:]
-        except OSError:
-            return ""
 
 
 @pytest.fixture(scope="session")
@@ -61,46 +39,13 @@ def codex_bin() -> Path:
 
 @pytest.fixture(scope="module")
 def live_gateway(tmp_path_factory):
-    root = tmp_path_factory.mktemp("codex-gateway")
-    home = root / "interlock-home"
-    home.mkdir()
-    (home / "config.toml").write_text(f'[model_mapping]\n"{MODEL}" = "gemini-2.5-flash"\n')
-    port = _free_port()
-    log = root / "mitmdump.log"
-    cmd = [str(REPO / ".venv" / "bin" / "mitmdump"), "-q", "-s", str(REPO / "addon" / "gateway.py"),
-           "--mode", f"reverse:{UPSTREAM}@127.0.0.1:{port}",
-           "--set", f"interlock_home={home}", "--set", "interlock_demo=true"]
-    with open(log, "wb") as out:
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT, cwd=root,
-                                start_new_session=True)
-    gw = Gateway(f"http://127.0.0.1:{port}", log)
-    try:
-        started = time.monotonic()
-        while True:
-            if proc.poll() is not None:
-                pytest.fail(f"gateway exited with {proc.returncode} during start-up\n{gw.log_tail()}")
-            try:
-                with urllib.request.urlopen(gw.url + "/healthz", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() - started > HEALTH_TIMEOUT_S:
-                pytest.fail(f"gateway: no 200 from /healthz within {HEALTH_TIMEOUT_S} s\n{gw.log_tail()}")
-            time.sleep(0.2)
+    mapping = f'[model_mapping]\n"{MODEL}" = "gemini-2.5-flash"\n'
+    with running_gateway(tmp_path_factory.mktemp("codex-gateway"), config_toml=mapping) as gw:
         yield gw
-    finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
 
 
 @dataclass
-class CliRun:
+class CodexRun:
     events: list[dict]
     stdout: str
     stderr: str
@@ -119,16 +64,15 @@ class CliRun:
                 f"--- gateway log\n{gw.log_tail()}")
 
 
-def run_codex(bin_dir: Path, home: Path, gw: Gateway, cwd: Path, prompt: str) -> CliRun:
+def run_codex(bin_dir: Path, home: Path, gw: Gateway, cwd: Path, prompt: str) -> CodexRun:
     codex_home = home / ".codex"
     codex_home.mkdir(parents=True, exist_ok=True)
     (codex_home / "config.toml").write_text(
         f'model = "{MODEL}"\nmodel_provider = "gw"\n\n[model_providers.gw]\nname = "interlock"\n'
         f'base_url = "{gw.url}/v1"\nenv_key = "GW_API_KEY"\nwire_api = "responses"\n'
         "request_max_retries = 0\nstream_max_retries = 0\n")
-    path = [str(bin_dir)] + ([str(node_bin_dir())] if node_bin_dir() else []) + ["/usr/bin", "/bin"]
     env = {  # the whole environment, as with `env -i`
-        "PATH": os.pathsep.join(dict.fromkeys(path)), "HOME": str(home), "CODEX_HOME": str(codex_home),
+        "PATH": client_path(bin_dir), "HOME": str(home), "CODEX_HOME": str(codex_home),
         "TERM": "xterm", "GW_API_KEY": "sk-test",
     }
     cmd = [str(bin_dir / "codex"), "exec", "--skip-git-repo-check", "--json", "-c", "analytics.enabled=false",
@@ -147,7 +91,7 @@ def run_codex(bin_dir: Path, home: Path, gw: Gateway, cwd: Path, prompt: str) ->
             events.append(json.loads(line))
         except ValueError:
             pass
-    return CliRun(events, stdout, stderr, proc.returncode)
+    return CodexRun(events, stdout, stderr, proc.returncode)
 
 
 def test_one_shot_prompt(codex_bin, live_gateway, tmp_path):
