@@ -13,22 +13,18 @@ import uuid
 
 import httpx
 
-from addon.errors import ClientError, UpstreamError
+from addon.errors import ClientError
 from addon.exchange import Answer, ClientRequest, Services
 from addon.pool.sessions import session_key
 from addon.protocols import gemini, openai_chat, openai_stream
+from addon.endpoints.upstream_answer import collect, streamed, whole
 from addon.routes import Route
 from addon.upstream.dispatcher import UpstreamStream
 from addon.upstream.provider import UpstreamCall
-from addon.upstream.relay import relay
 
 IMAGE_FETCH_LIMIT = 20 * 1024 * 1024
 IMAGE_FETCH_TIMEOUT_S = 15.0
 SUFFIX_NOTE = "suffix is not supported by the upstream and was ignored"
-
-
-def _headers(mapped: str, account: str, content_type: str) -> dict[str, str]:
-    return {"content-type": content_type, "x-mapped-model": mapped, "x-account-email": account}
 
 
 async def _fetch_image(client: httpx.AsyncClient, url: str, param: str) -> tuple[str, str]:
@@ -62,32 +58,6 @@ async def _fetch_images(urls: dict[str, str]) -> dict[str, tuple[str, str]]:
     return dict(zip(urls, found, strict=True))
 
 
-async def _collect(upstream: UpstreamStream, mapped: str) -> list[dict]:
-    try:
-        events = [event async for event in upstream.events()]
-    except UpstreamError as e:
-        e.headers.update(_headers(mapped, upstream.account.label, "application/json"))
-        raise
-    if not any(c.get("finishReason") for e in events for c in e.get("candidates") or ()) and not any(
-            e.get("promptFeedback") for e in events):
-        raise UpstreamError(openai_stream.INTERRUPTED, status=502)
-    return events
-
-
-def _streamed(svc: Services, upstream: UpstreamStream, writer, mapped: str) -> Answer:
-    answer = Answer(200, _headers(mapped, upstream.account.label, "text/event-stream; charset=utf-8"),
-                    stream=relay(upstream.events(), writer, svc.settings.keepalive_interval_s))
-    answer.headers["cache-control"] = "no-cache"
-    answer.headers["x-accel-buffering"] = "no"
-    return answer
-
-
-def _finish(answer: Answer, upstream: UpstreamStream) -> Answer:
-    answer.upstream_url = upstream.url
-    answer.attempts = upstream.attempts
-    return answer
-
-
 async def chat(svc: Services, req: ClientRequest, route: Route) -> Answer:
     doc = gemini.load_json_object(req.body)
     stream, include_usage = openai_chat.stream_options(doc)
@@ -103,10 +73,10 @@ async def chat(svc: Services, req: ClientRequest, route: Route) -> Answer:
     if stream:
         writer = openai_stream.ChatStreamWriter(completion_id, created, model, include_usage=include_usage,
                                                 single_call=single_call)
-        return _finish(_streamed(svc, upstream, writer, mapped), upstream)
-    events = await _collect(upstream, mapped)
-    body = openai_stream.chat_completion(events, completion_id, created, model, single_call=single_call)
-    return _finish(Answer.json(body, headers=_headers(mapped, upstream.account.label, "application/json")), upstream)
+        return streamed(svc, upstream, writer, mapped)
+    events = await collect(upstream, mapped)
+    return whole(openai_stream.chat_completion(events, completion_id, created, model, single_call=single_call),
+                 upstream, mapped)
 
 
 def _prompts(doc: dict) -> list[str]:
@@ -139,14 +109,14 @@ async def completions(svc: Services, req: ClientRequest, route: Route) -> Answer
         call = UpstreamCall(mapped, "stream", hubs[0], session=session_key(req.headers, doc))
         upstream = await svc.dispatcher.open_stream(call, gone=req.gone)
         writer = openai_stream.CompletionStreamWriter(completion_id, created, model)
-        answer = _streamed(svc, upstream, writer, mapped)
+        answer = streamed(svc, upstream, writer, mapped)
         answer.headers.update(note)
-        return _finish(answer, upstream)
+        return answer
 
     async def one(hub: dict) -> tuple[UpstreamStream, list[dict]]:
         call = UpstreamCall(mapped, "stream", hub, session=session_key(req.headers, doc))
         upstream = await svc.dispatcher.open_stream(call, gone=req.gone)
-        return upstream, await _collect(upstream, mapped)
+        return upstream, await collect(upstream, mapped)
 
     results = await asyncio.gather(*(one(h) for h in hubs))
     bodies = [openai_stream.text_completion(events, completion_id, created, model) for _, events in results]
@@ -155,8 +125,7 @@ async def completions(svc: Services, req: ClientRequest, route: Route) -> Answer
         choice["index"] = k
     body = {**bodies[0], "choices": choices,
             "usage": {k: sum(b["usage"][k] for b in bodies) for k in bodies[0]["usage"]}}
-    first = results[0][0]
-    answer = Answer.json(body, headers={**_headers(mapped, first.account.label, "application/json"), **note})
-    answer.attempts = [a for upstream, _ in results for a in upstream.attempts]
-    answer.upstream_url = first.url
+    upstreams = [upstream for upstream, _ in results]
+    answer = whole(body, upstreams[0], mapped, *upstreams[1:])
+    answer.headers.update(note)
     return answer

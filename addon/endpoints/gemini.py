@@ -6,13 +6,13 @@ The upstream is always asked to stream; `generateContent` collects that stream i
 
 from __future__ import annotations
 
-from addon.errors import ClientError, UpstreamError
+from addon.errors import ClientError
 from addon.exchange import Answer, ClientRequest, Services
 from addon.pool.sessions import session_key
 from addon.protocols import gemini
+from addon.endpoints.upstream_answer import answer_headers, collect, streamed, whole
 from addon.routes import GEMINI_METHODS, Route
 from addon.upstream.provider import UpstreamCall
-from addon.upstream.relay import relay
 
 
 def _method(req: ClientRequest, route: Route) -> str:
@@ -27,10 +27,6 @@ def _method(req: ClientRequest, route: Route) -> str:
     return method
 
 
-def _answer_headers(mapped: str, account: str, content_type: str) -> dict[str, str]:
-    return {"content-type": content_type, "x-mapped-model": mapped, "x-account-email": account}
-
-
 async def call(svc: Services, req: ClientRequest, route: Route) -> Answer:
     method = _method(req, route)
     doc = gemini.load_json_object(req.body)
@@ -39,7 +35,7 @@ async def call(svc: Services, req: ClientRequest, route: Route) -> Answer:
         body = gemini.count_tokens_body(doc, mapped)
         result, account, attempts = await svc.dispatcher.unary(UpstreamCall(mapped, "countTokens", body),
                                                                gone=req.gone)
-        answer = Answer.json(result, headers=_answer_headers(mapped, account.label, "application/json"))
+        answer = Answer.json(result, headers=answer_headers(mapped, account.label))
         answer.attempts = attempts
         return answer
 
@@ -47,24 +43,7 @@ async def call(svc: Services, req: ClientRequest, route: Route) -> Answer:
     call = UpstreamCall(mapped, "stream", hub, session=session_key(req.headers, doc))
     upstream = await svc.dispatcher.open_stream(call, gone=req.gone)
     if method == "generateContent":
-        try:
-            events = [event async for event in upstream.events()]
-        except UpstreamError as e:
-            e.headers.update(_answer_headers(mapped, upstream.account.label, "application/json"))
-            raise
-        if not any(c.get("finishReason") for e in events for c in e.get("candidates") or ()) and not any(
-                e.get("promptFeedback") for e in events):
-            raise UpstreamError("upstream stream ended without a finishReason (interrupted)", status=502)
-        answer = Answer.json(gemini.collect(events),
-                             headers=_answer_headers(mapped, upstream.account.label, "application/json"))
-    else:
-        sse = req.query.get("alt") == "sse"
-        writer = gemini.GeminiStreamWriter(sse)
-        answer = Answer(200, _answer_headers(mapped, upstream.account.label,
-                                             "text/event-stream" if sse else "application/json; charset=UTF-8"),
-                        stream=relay(upstream.events(), writer, svc.settings.keepalive_interval_s))
-        answer.headers["cache-control"] = "no-cache"
-        answer.headers["x-accel-buffering"] = "no"
-    answer.upstream_url = upstream.url
-    answer.attempts = upstream.attempts
-    return answer
+        return whole(gemini.collect(await collect(upstream, mapped)), upstream, mapped)
+    sse = req.query.get("alt") == "sse"
+    return streamed(svc, upstream, gemini.GeminiStreamWriter(sse), mapped,
+                    "text/event-stream" if sse else "application/json; charset=UTF-8")

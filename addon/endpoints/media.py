@@ -10,6 +10,7 @@ import time
 from addon.errors import ClientError, PayloadTooLarge, UpstreamError
 from addon.exchange import Answer, ClientRequest, Services
 from addon.protocols import gemini, multipart, openai_media
+from addon.endpoints.upstream_answer import collect, whole
 from addon.routes import Route
 from addon.upstream.dispatcher import UpstreamStream
 from addon.upstream.provider import UpstreamCall
@@ -17,17 +18,12 @@ from addon.upstream.provider import UpstreamCall
 
 async def _run(svc: Services, req: ClientRequest, model: str, hub: dict) -> tuple[UpstreamStream, list[dict]]:
     upstream = await svc.dispatcher.open_stream(UpstreamCall(model, "stream", hub), gone=req.gone)
-    events = [event async for event in upstream.events()]
-    if not any(c.get("finishReason") for e in events for c in e.get("candidates") or ()):
-        raise UpstreamError("upstream stream ended without a finishReason (interrupted)", status=502)
-    return upstream, events
+    return upstream, await collect(upstream, model)
 
 
 def _answer(body: object, model: str, runs: list[tuple[UpstreamStream, list[dict]]]) -> Answer:
-    answer = Answer.json(body, headers={"x-mapped-model": model, "x-account-email": runs[0][0].account.label})
-    answer.upstream_url = runs[0][0].url
-    answer.attempts = [a for upstream, _ in runs for a in upstream.attempts]
-    return answer
+    upstreams = [upstream for upstream, _ in runs]
+    return whole(body, upstreams[0], model, *upstreams[1:])
 
 
 def _form(req: ClientRequest) -> multipart.Form:

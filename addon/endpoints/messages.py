@@ -18,20 +18,15 @@ from addon.exchange import Answer, ClientRequest, Services
 from addon.pool.sessions import session_key
 from addon.protocols import anthropic_request, anthropic_stream, gemini
 from addon.protocols.signatures import CACHE, SignatureCache
+from addon.endpoints.upstream_answer import collect, streamed, whole
 from addon.routes import Route
 from addon.upstream.provider import UpstreamCall
-from addon.upstream.relay import relay
 
 CAPACITY_STATUS = frozenset({503, 529})
 WARMUP = "Warmup"
 TOKEN_COUNT_HEADER = "x-interlock-token-count"
 INLINE_LIMIT = 20 * 1024 * 1024
 """Google's limit for a request's inline media; larger uploads need the Files API we do not offer."""
-
-
-def _headers(mapped: str, account: str, content_type: str) -> dict[str, str]:
-    return {"content-type": content_type, "x-mapped-model": mapped, "x-account-email": account,
-            "request-id": "req_" + secrets.token_hex(12)}
 
 
 def _remember(cache: SignatureCache, mapped: str) -> anthropic_stream.SignatureSink:
@@ -127,22 +122,13 @@ async def messages(svc: Services, req: ClientRequest, route: Route) -> Answer:
         raise _capacity(e, svc) from None
     message_id = "msg_" + secrets.token_hex(12)
     sink = _remember(CACHE, mapped)
-    if not hub.stream:
-        try:
-            events = [event async for event in upstream.events()]
-        except UpstreamError as e:
-            e.headers.update(_headers(mapped, upstream.account.label, "application/json"))
-            raise
-        answer = Answer.json(anthropic_stream.collect(events, hub.model, message_id, sink),
-                             headers=_headers(mapped, upstream.account.label, "application/json"))
-    else:
+    if hub.stream:
         writer = anthropic_stream.AnthropicStreamWriter(hub.model, message_id, sink)
-        answer = Answer(200, _headers(mapped, upstream.account.label, "text/event-stream"),
-                        stream=relay(upstream.events(), writer, svc.settings.keepalive_interval_s))
-        answer.headers["cache-control"] = "no-cache"
-        answer.headers["x-accel-buffering"] = "no"
-    answer.upstream_url = upstream.url
-    answer.attempts = upstream.attempts
+        answer = streamed(svc, upstream, writer, mapped, "text/event-stream")
+    else:
+        events = await collect(upstream, mapped, require_finish=False)  # an unfinished answer ends its turn
+        answer = whole(anthropic_stream.collect(events, hub.model, message_id, sink), upstream, mapped)
+    answer.headers["request-id"] = "req_" + secrets.token_hex(12)
     return answer
 
 

@@ -25,9 +25,9 @@ from addon.pool.sessions import session_key
 from addon.protocols import gemini, openai_responses, responses_stream
 from addon.protocols.openai_responses import Prior
 from addon.protocols.signatures import CACHE
+from addon.endpoints.upstream_answer import answer_headers, collect, streamed, whole
 from addon.routes import Route
 from addon.upstream.provider import UpstreamCall
-from addon.upstream.relay import relay
 
 _STORES: dict[str, ResponseStore] = {}
 log = logging.getLogger("interlock")
@@ -42,10 +42,6 @@ def store_for(svc: Services) -> ResponseStore:
     if str(path) not in _STORES:
         _STORES[str(path)] = ResponseStore(path)
     return _STORES[str(path)]
-
-
-def _headers(mapped: str, account: str, content_type: str) -> dict[str, str]:
-    return {"content-type": content_type, "x-mapped-model": mapped, "x-account-email": account}
 
 
 def _prior(svc: Services, doc: dict) -> Prior | None:
@@ -121,25 +117,14 @@ async def responses(svc: Services, req: ClientRequest, route: Route) -> Answer:
                 keep({**machine.response, "output_text": responses_stream.output_text(machine.response)})
 
         writer = _StoringWriter(responses_stream.ResponsesStreamWriter(machine), stored)
-        answer = Answer(200, _headers(mapped, upstream.account.label, "text/event-stream; charset=utf-8"),
-                        stream=relay(upstream.events(), writer, svc.settings.keepalive_interval_s))
-        answer.headers["cache-control"] = "no-cache"
-        answer.headers["x-accel-buffering"] = "no"
-    else:
-        try:
-            events = [event async for event in upstream.events()]
-        except UpstreamError as e:
-            e.headers.update(_headers(mapped, upstream.account.label, "application/json"))
-            raise
-        body = responses_stream.collect(events, machine)
-        if body["status"] == "failed":
-            raise UpstreamError(body["error"]["message"], status=502,
-                                headers=_headers(mapped, upstream.account.label, "application/json"))
-        keep(body)
-        answer = Answer.json(body, headers=_headers(mapped, upstream.account.label, "application/json"))
-    answer.upstream_url = upstream.url
-    answer.attempts = upstream.attempts
-    return answer
+        return streamed(svc, upstream, writer, mapped)
+    events = await collect(upstream, mapped, require_finish=False)  # the machine turns a cut into "failed"
+    body = responses_stream.collect(events, machine)
+    if body["status"] == "failed":
+        raise UpstreamError(body["error"]["message"], status=502,
+                            headers=answer_headers(mapped, upstream.account.label))
+    keep(body)
+    return whole(body, upstream, mapped)
 
 
 async def response_by_id(svc: Services, req: ClientRequest, route: Route) -> Answer:

@@ -51,6 +51,7 @@ def test_list_shows_cooldowns_usage_and_quota(run):
     k3 = pool.get("k3")
     pool.pick("gemini-2.5-flash")
     pool.cool_down(k3, "gemini-2.5-flash", 7200, "quota exhausted")
+    pool.flush()  # the state file is written on a writer thread; wait for it as a gateway does at exit
     run("import", str(SAMPLES / "antigravity"))
     code, out = run("list")
     assert "gemini-2.5-flash: 1h59m" in out or "gemini-2.5-flash: 2h00m" in out
