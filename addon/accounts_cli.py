@@ -1,4 +1,5 @@
-"""`interlock accounts …`: list, add, import, enable, disable, remove, why.
+"""`interlock accounts …`: list, add, import, enable, disable, remove, why (login and warmup:
+accounts_google.py).
 
 Everything goes through the account files and the pool's state file, so a running gateway picks
 the change up within a second, and `why` explains with the same scheduler the gateway uses.
@@ -207,6 +208,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     why.add_argument("model")
     why.add_argument("--session", help="as if the request carried x-interlock-session: SESSION")
     why.set_defaults(run=cmd_why)
+    from addon.accounts_google import add_parsers as add_google_parsers
+
+    add_google_parsers(acts)  # login, warmup
     p.set_defaults(func=main)
 
 
@@ -214,7 +218,7 @@ def main(args: argparse.Namespace) -> int:
     out = Console()
     try:
         return args.run(args, out)
-    except (StoreError, importers.ImportProblem) as e:
+    except (StoreError, importers.ImportProblem, config.SettingsError) as e:
         Console(stderr=True).print(f"[red]interlock accounts: {e}[/]")
         return 1
     except Exception as e:  # noqa: BLE001 - pydantic errors on bad input, without echoing secrets

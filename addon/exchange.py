@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from addon import routes, security
 from addon.config import Settings
@@ -62,6 +63,7 @@ class Services:
     dispatcher: Dispatcher
     demo: bool = False
     version: str = VERSION
+    google: Any = None  # addon.upstream.google.GoogleServices: Cloud Code setup calls (warmup)
 
 
 Endpoint = Callable[[Services, ClientRequest, routes.Route], "Answer | object"]

@@ -63,6 +63,7 @@ MODELS: dict[str, tuple[str, int, int, str]] = {
     "gemini-2.5-pro": ("Gemini 2.5 Pro", 1048576, 65535, "GOOGLE"),
     "gemini-3-flash": ("Gemini 3 Flash", 1048576, 65536, "GOOGLE"),
     "gemini-3.1-pro-low": ("Gemini 3.1 Pro (Low)", 1048576, 65536, "GOOGLE"),
+    "gemini-3-pro-low": ("Gemini 3 Pro (Low)", 1048576, 65536, "GOOGLE"),
     "gemini-3.1-flash-image": ("Gemini 3.1 Flash Image", 65536, 32768, "GOOGLE"),
     "claude-sonnet-4-6": ("Claude Sonnet 4.6", 200000, 64000, "ANTHROPIC"),
     "claude-opus-4-6-thinking": ("Claude Opus 4.6 (Thinking)", 200000, 64000, "ANTHROPIC"),

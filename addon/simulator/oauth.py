@@ -19,7 +19,8 @@ The browser flow checks what Google checks for an installed app: a loopback `red
 PKCE S256 `code_challenge` matched by the `code_verifier`, the same client and redirect URI at
 the exchange, each code used once. A refresh token is issued only with `access_type=offline`;
 it is `1//<login_hint>-<hex>` (so a test picks the Cloud Code account's behaviour, e.g.
-`login_hint=noproject`), else `1//sim-<hex>`. Every access token issued is remembered with its
+`login_hint=noproject`, whose e-mail is then `noproject@example.com` at every sign-in), else
+`1//sim-<hex>`. Every access token issued is remembered with its
 refresh token: that pair is the identity the Cloud Code API and userinfo answer for.
 """
 
@@ -50,9 +51,9 @@ def email_of(refresh_token: str) -> str:
     return f"sim-{hashlib.sha256(refresh_token.encode()).hexdigest()[:8]}@example.com"
 
 
-def _id_token(refresh_token: str) -> str:
-    """A JWT-shaped placeholder whose payload names a stable e-mail for the refresh token."""
-    claims = {"iss": "https://accounts.google.com", "email": email_of(refresh_token), "email_verified": True}
+def _id_token(email: str) -> str:
+    """A JWT-shaped placeholder whose payload names the account's e-mail."""
+    claims = {"iss": "https://accounts.google.com", "email": email, "email_verified": True}
     payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
     return f"eyJhbGciOiJSUzI1NiJ9.{payload}.SIMULATED_SIGNATURE"
 
@@ -62,10 +63,14 @@ class OAuthApi:
         self.log, self.clock, self.lifetime_s = log, clock, lifetime_s
         self.refreshes: dict[str, int] = {}
         self.owners: dict[str, str] = {}  # access token → refresh token (the account)
+        self.emails: dict[str, str] = {}  # refresh token → e-mail, for sign-ins with a login_hint
         self._codes: dict[str, dict[str, str]] = {}
 
     def reset(self) -> None:
         self.refreshes.clear()
+
+    def email(self, refresh_token: str) -> str:
+        return self.emails.get(refresh_token) or email_of(refresh_token)
 
     def owner(self, authorization: str | None) -> str | None:
         """The refresh token behind `Authorization: Bearer <access token>`, if this simulator issued it."""
@@ -125,7 +130,7 @@ class OAuthApi:
             await exchange.respond(401, list(_HEADERS), (json.dumps(body, indent=2) + "\n").encode())
             return
         digest = hashlib.sha256(refresh.encode()).hexdigest()
-        body = {"id": str(int(digest[:15], 16)), "email": email_of(refresh), "verified_email": True,
+        body = {"id": str(int(digest[:15], 16)), "email": self.email(refresh), "verified_email": True,
                 "name": "Simulated User", "picture": "https://example.com/sim.png"}
         await exchange.respond(200, list(_HEADERS), (json.dumps(body, indent=2) + "\n").encode())
 
@@ -139,11 +144,14 @@ class OAuthApi:
         challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).decode().rstrip("=")
         if challenge != grant["code_challenge"]:
             return 400, _error("invalid_grant", "Invalid code verifier.")
-        refresh = f"1//{grant['login_hint'] or 'sim'}-{secrets.token_hex(8)}"
+        hint = grant["login_hint"]
+        refresh = f"1//{hint.split('@')[0] or 'sim'}-{secrets.token_hex(8)}"
+        if hint:  # the same person each time they sign in with this hint
+            self.emails[refresh] = hint if "@" in hint else f"{hint}@example.com"
         access = f"ya29.sim-{secrets.token_hex(16)}"
         self.owners[access] = refresh
         body = {"access_token": access, "expires_in": self.lifetime_s, "scope": grant["scope"] or SCOPE,
-                "token_type": "Bearer", "id_token": _id_token(refresh)}
+                "token_type": "Bearer", "id_token": _id_token(self.email(refresh))}
         if grant["access_type"] == "offline":
             body["refresh_token"] = refresh
         return 200, body
@@ -171,4 +179,4 @@ class OAuthApi:
         access = token.split("#", 1)[1] if "#" in token else f"ya29.sim-{digest[:32]}"
         self.owners[access] = token
         return 200, {"access_token": access, "expires_in": self.lifetime_s, "scope": SCOPE,
-                     "token_type": "Bearer", "id_token": _id_token(token)}
+                     "token_type": "Bearer", "id_token": _id_token(self.email(token))}
