@@ -90,6 +90,8 @@ def cmd_list(args: argparse.Namespace, out: Console) -> int:
             cooling.items(), key=lambda kv: kv[0] or "")) or "-"
         last, today = pool.usage(a)
         label = a.label if not a.email or a.email == a.label else f"{a.label}\n[dim]{a.email}[/]"
+        if a.project_id:
+            label += f"\n[dim]{a.project_id}" + (f" ({a.tier})" if a.tier else "") + "[/]"
         table.add_row(a.id, f"{a.kind}\n[dim]{a.masked}[/]", label, state, _quota_cell(a), cooldown,
                       f"{_left(now - last)} ago" if last else "never", str(today))
     out.print(table)

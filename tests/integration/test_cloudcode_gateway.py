@@ -155,6 +155,7 @@ def test_a_quota_429_moves_requests_to_another_account_until_the_reset(gateway_f
     assert cooldown["model"] == "gemini-2.5-flash" and cooldown["until"] == pytest.approx(reset, abs=2)
     out = accounts_list(gw.home, capsys, monkeypatch)
     assert "gemini-flash" in out and "0%" in out and "claude" in out
+    assert "sim-project-" in out and "free-tier" in out
 
 
 def test_models_list_what_the_pool_serves(gateway_for, sim):
