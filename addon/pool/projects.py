@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from addon.pool.accounts import Account
 from addon.pool.store import AccountStore, StoreError
+from addon.pool.tokens import TokenError
 from addon.upstream.provider import PrepareError
 
 log = logging.getLogger(__name__)
@@ -113,7 +114,7 @@ class ProjectResolver:
         except CloudCodeError as e:
             raise PrepareError(f"{account.label}: project discovery failed: {e}", e.status) from None
         except Exception as e:  # network errors: the next request tries again
-            if isinstance(e, PrepareError):
+            if isinstance(e, (PrepareError, TokenError)):
                 raise
             raise PrepareError(f"{account.label}: project discovery failed ({type(e).__name__})") from None
         self._known[account.id] = found

@@ -75,10 +75,14 @@ class TokenManager:
         return dataclasses.replace(account, secret=cached[0], expires_at=cached[1])
 
     def invalidate(self, account: Account) -> None:
-        """The upstream refused the token (401): the next `fresh` refreshes it."""
-        token = self._tokens.pop(account.id, (account.secret, 0.0))[0]
-        if token:
-            self._stale[account.id] = token
+        """The upstream refused `account.secret` (401): the next `fresh` does not hand it out again.
+        A newer token refreshed meanwhile (by another request) stays."""
+        refused = account.secret
+        cached = self._tokens.get(account.id)
+        if cached is not None and cached[0] == refused:
+            del self._tokens[account.id]
+        if refused:
+            self._stale[account.id] = refused
 
     async def _refresh(self, account: Account) -> tuple[str, float]:
         if not account.refresh_token:

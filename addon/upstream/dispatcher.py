@@ -181,19 +181,18 @@ class Dispatcher:
             if account is None:
                 break
             release = _Slot(self.pool, account).release
-            if self.tokens is not None and self.tokens.needs_token(account):
-                try:
-                    account = await self.tokens.fresh(account)
-                except TokenError as e:
-                    release()
-                    attempts.append(AttemptRecord(account.label, None, _short(str(e))))
-                    tried.append(account.id)
-                    continue
             provider = self.provider_for(account)
-            try:  # e.g. Cloud Code: find or onboard the account's project first
+            try:
                 if (prepare := getattr(provider, "prepare", None)) is not None:
-                    account = await prepare(account)
+                    account = await prepare(account)  # e.g. Cloud Code: find or onboard the project
+                if self.tokens is not None and self.tokens.needs_token(account):
+                    account = await self.tokens.fresh(account)  # after prepare: its refresh counts
                 req = provider.request(account, call)
+            except TokenError as e:
+                release()
+                attempts.append(AttemptRecord(account.label, None, _short(str(e))))
+                tried.append(account.id)
+                continue
             except PrepareError as e:
                 release()
                 waited = self.pool.cool_down(account, None, None, str(e), kind="token")

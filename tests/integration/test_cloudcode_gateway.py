@@ -165,3 +165,34 @@ def test_models_list_what_the_pool_serves(gateway_for, sim):
     time.sleep(1.1)
     ids = [m.id for m in openai.OpenAI(base_url=gw.url + "/v1", api_key=API_KEY).models.list()]
     assert "gemini-3-pro-low" in ids and "chat_20706" not in ids  # the first is no built-in model
+
+
+def test_capacity_errors_rotate_and_a_stale_access_token_is_refreshed(gateway_for, sim):
+    gw = gateway_for({"a-busy": "1//rt-capacity5-busy", "b-stale": "1//rt-stale"}, quota_refresh_s=0)
+    store = AccountStore(gw.home / "accounts")
+    from addon.simulator.cloudcode import project_of
+
+    store.update("b-stale", access_token="ya29.stale-token-never-issued", expires_at=time.time() + 3000,
+                 project_id=project_of("1//rt-stale"))  # known project: the generate call meets the stale token
+    store.update("b-stale", quota={"gemini-2.5-flash": {"remaining": 0.5}})  # a-busy goes first
+    time.sleep(1.1)
+    a = anthropic.Anthropic(base_url=gw.url, api_key=API_KEY, max_retries=0)
+    with a.messages.stream(model="gemini-2.5-flash", max_tokens=256,
+                           messages=[{"role": "user", "content": "who answers?"}]) as stream:
+        text = "".join(stream.text_stream)
+    assert "who answers" in text
+    answers = [(r.status, sim.sim.oauth.owners.get(r.api_key), r.api_key) for r in sim.generates()
+               if not r.path.startswith("/down")]
+    assert answers[0][:2] == (429, "1//rt-capacity5-busy")  # MODEL_CAPACITY_EXHAUSTED, as an array
+    assert answers[1] == (401, None, "ya29.stale-token-never-issued")
+    assert answers[2][:2] == (200, "1//rt-stale") and len(answers) == 3
+    assert store.read("b-stale").access_token == answers[2][2]  # the refreshed token was saved
+
+
+def test_a_mid_stream_error_reaches_the_client_as_an_error(gateway_for, sim):
+    gw = gateway_for({"only": "1//rt-mid#sim-midstream-error2"}, quota_refresh_s=0)
+    o = openai.OpenAI(base_url=gw.url + "/v1", api_key=API_KEY, max_retries=0)
+    with pytest.raises(openai.APIError):
+        for _ in o.chat.completions.create(model="gemini-2.5-flash", stream=True, messages=[
+                {"role": "user", "content": "a long answer please [[sim chunks=6]]"}]):
+            pass
