@@ -108,7 +108,8 @@ def cmd_add(args: argparse.Namespace, out: Console) -> int:
         entry = kind(kind="anthropic_key" if args.anthropic else "gemini_api_key", api_key=args.api_key, **common)
         secret = args.api_key
     else:
-        entry = OAuthFile(kind="google_oauth", refresh_token=args.refresh_token, client_id=args.client_id, **common)
+        entry = OAuthFile(kind="google_oauth", refresh_token=args.refresh_token, client_id=args.client_id,
+                          client=args.client, **common)
         secret = args.refresh_token
     account_id = store.create(entry)
     out.print(f"added {entry.kind} {mask(secret)} as [bold]{account_id}[/]")
@@ -187,6 +188,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     what.add_argument("--api-key", help="a Gemini API key (or, with --anthropic, an Anthropic-compatible key)")
     what.add_argument("--refresh-token", help="a Google OAuth refresh token")
     add.add_argument("--client-id", help="OAuth client id the refresh token belongs to (default: settings)")
+    add.add_argument("--client", help="name of that OAuth client in the settings' oauth_clients")
     add.add_argument("--anthropic", action="store_true", help="the key is for an Anthropic-compatible upstream")
     add.add_argument("--base-url", help="upstream base URL for this account")
     add.add_argument("--label")

@@ -90,8 +90,17 @@ Call = Callable[..., Awaitable[dict]]
 
 
 async def fetch(call: Call, account: Account) -> QuotaReport:
+    from addon.upstream.cloudcode import CloudCodeError
+
     body = {"project": account.project_id} if account.project_id else {}
-    report = read_models(await call(account, "fetchAvailableModels", body))
+    try:
+        models = await call(account, "fetchAvailableModels", body)
+    except CloudCodeError as e:
+        if e.status != 403 or not body:
+            raise
+        body = {}  # a project the call may not name: the account's own view still has the quotas
+        models = await call(account, "fetchAvailableModels", body)
+    report = read_models(models)
     try:
         merge_buckets(report, await call(account, "retrieveUserQuota", body))
     except Exception as e:  # noqa: BLE001 - best effort: not every account or host offers it

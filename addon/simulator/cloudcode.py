@@ -290,6 +290,8 @@ class CloudCodeApi:
     # quotas
 
     async def _models(self, exchange: Exchange, account: CloudAccount, body: dict) -> errors.Error | None:
+        if body.get("project") and body["project"] != account.project:
+            return errors.status_error(403, f"Permission denied on resource project {body['project']}.")
         now = self.wall()
         models: dict[str, Any] = {}
         for model, (display, context, output, provider) in MODELS.items():

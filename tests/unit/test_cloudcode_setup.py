@@ -105,3 +105,22 @@ async def test_discovery_finds_or_onboards_and_saves_the_project(tmp_path, sim):
     finally:
         await api.aclose()
         await tokens.aclose()
+
+
+async def test_quotas_are_read_even_when_the_stored_project_is_refused(sim):
+    from addon.pool.quotas import fetch
+
+    tokens = TokenManager(Pool(), None, f"{sim.url}/token", "sim-client")
+    api = CloudCodeApi(CloudCode(CloudCodeSettings([f"{sim.url}/v1internal"], "ua")))
+    try:
+        async def call(account, method, body=None, *, get=None):
+            return await api.call(await tokens.fresh(account), method, body, get=get)
+
+        account = Account("q", "google_oauth", "", "q", refresh_token="1//rt-q", project_id="someone-elses")
+        report = await fetch(call, account)
+        assert report.models["gemini-2.5-pro"][0] == 1.0
+        asked = [r.status for r in sim.log if r.path.endswith(":fetchAvailableModels")]
+        assert asked == [403, 200]
+    finally:
+        await api.aclose()
+        await tokens.aclose()
