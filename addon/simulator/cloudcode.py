@@ -20,7 +20,8 @@ An access token of the form `sim-<faults>` (refresh token `rt#sim-503x1`) also t
 API fault keys (errors, cuts, mid-stream errors, delays). Errors before a stream are objects on
 unary routes and one-element arrays on `streamGenerateContent`; a mid-stream error is the raw
 object. A path prefix segment `down` answers 503 and `missing` 404, so a gateway's base-URL
-fallback can be exercised. Every generate request uses up 1% of the model's quota.
+fallback can be exercised. Every generate request uses up 1% of the model's quota. A generate
+request (or `fetchAvailableModels`) naming a project that is not the account's answers 403.
 """
 
 from __future__ import annotations
