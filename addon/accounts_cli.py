@@ -1,4 +1,5 @@
-"""`interlock accounts …`: list, add, import, enable, disable, remove, why.
+"""`interlock accounts …`: list, add, import, enable, disable, remove, why (login and warmup:
+accounts_google.py).
 
 Everything goes through the account files and the pool's state file, so a running gateway picks
 the change up within a second, and `why` explains with the same scheduler the gateway uses.
@@ -80,7 +81,7 @@ def cmd_list(args: argparse.Namespace, out: Console) -> int:
     for a in pool.accounts:
         cooling = pool.cooldowns(a)
         if not a.enabled:
-            state = f"[red]disabled[/]" + (f"\n[dim]{a.disabled_reason}[/]" if a.disabled_reason else "")
+            state = "[red]disabled[/]" + (f"\n[dim]{a.disabled_reason}[/]" if a.disabled_reason else "")
         elif cooling.get(None):
             state = "[yellow]cooling[/]"
         else:
@@ -89,6 +90,8 @@ def cmd_list(args: argparse.Namespace, out: Console) -> int:
             cooling.items(), key=lambda kv: kv[0] or "")) or "-"
         last, today = pool.usage(a)
         label = a.label if not a.email or a.email == a.label else f"{a.label}\n[dim]{a.email}[/]"
+        if a.project_id:
+            label += f"\n[dim]{a.project_id}" + (f" ({a.tier})" if a.tier else "") + "[/]"
         table.add_row(a.id, f"{a.kind}\n[dim]{a.masked}[/]", label, state, _quota_cell(a), cooldown,
                       f"{_left(now - last)} ago" if last else "never", str(today))
     out.print(table)
@@ -105,7 +108,8 @@ def cmd_add(args: argparse.Namespace, out: Console) -> int:
         entry = kind(kind="anthropic_key" if args.anthropic else "gemini_api_key", api_key=args.api_key, **common)
         secret = args.api_key
     else:
-        entry = OAuthFile(kind="google_oauth", refresh_token=args.refresh_token, client_id=args.client_id, **common)
+        entry = OAuthFile(kind="google_oauth", refresh_token=args.refresh_token, client_id=args.client_id,
+                          client=args.client, **common)
         secret = args.refresh_token
     account_id = store.create(entry)
     out.print(f"added {entry.kind} {mask(secret)} as [bold]{account_id}[/]")
@@ -184,6 +188,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     what.add_argument("--api-key", help="a Gemini API key (or, with --anthropic, an Anthropic-compatible key)")
     what.add_argument("--refresh-token", help="a Google OAuth refresh token")
     add.add_argument("--client-id", help="OAuth client id the refresh token belongs to (default: settings)")
+    add.add_argument("--client", help="name of that OAuth client in the settings' oauth_clients")
     add.add_argument("--anthropic", action="store_true", help="the key is for an Anthropic-compatible upstream")
     add.add_argument("--base-url", help="upstream base URL for this account")
     add.add_argument("--label")
@@ -207,6 +212,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     why.add_argument("model")
     why.add_argument("--session", help="as if the request carried x-interlock-session: SESSION")
     why.set_defaults(run=cmd_why)
+    from addon.accounts_google import add_parsers as add_google_parsers
+
+    add_google_parsers(acts)  # login, warmup
     p.set_defaults(func=main)
 
 
@@ -214,7 +222,7 @@ def main(args: argparse.Namespace) -> int:
     out = Console()
     try:
         return args.run(args, out)
-    except (StoreError, importers.ImportProblem) as e:
+    except (StoreError, importers.ImportProblem, config.SettingsError) as e:
         Console(stderr=True).print(f"[red]interlock accounts: {e}[/]")
         return 1
     except Exception as e:  # noqa: BLE001 - pydantic errors on bad input, without echoing secrets

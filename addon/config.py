@@ -18,10 +18,25 @@ AuthMode = Literal["off", "strict", "all_except_health", "auto"]
 
 DEFAULT_PORT = 8045
 GEMINI_API_BASE = "https://generativelanguage.googleapis.com"
+CLOUDCODE_BASE_URLS = ("https://daily-cloudcode-pa.sandbox.googleapis.com/v1internal",
+                       "https://daily-cloudcode-pa.googleapis.com/v1internal",
+                       "https://cloudcode-pa.googleapis.com/v1internal")
+OAUTH_SCOPES = ("openid", "https://www.googleapis.com/auth/cloud-platform",
+                "https://www.googleapis.com/auth/userinfo.email", "https://www.googleapis.com/auth/userinfo.profile",
+                "https://www.googleapis.com/auth/cclog", "https://www.googleapis.com/auth/experimentsandconfigs")
 
 
 class SettingsError(Exception):
     """A setting is wrong; the message names the key and the file."""
+
+
+class OAuthClient(BaseModel):
+    """An OAuth client registered with Google; interlock ships none, the user names their own."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    client_id: str = Field(min_length=1)
+    client_secret: str = ""
 
 
 class Settings(BaseModel):
@@ -45,6 +60,18 @@ class Settings(BaseModel):
     oauth_token_url: str = Field("https://oauth2.googleapis.com/token", description="Google OAuth token endpoint")
     oauth_client_id: str = Field("", description="OAuth client id for refresh tokens stored without their own")
     oauth_client_secret: str = Field("", description="secret of oauth_client_id (installed-app clients have one)")
+    oauth_clients: dict[str, OAuthClient] = Field(default_factory=dict,
+                                                  description="OAuth clients by name; each account remembers the name of its own")
+    oauth_client: str = Field("", description="the client `accounts login` uses (default: the only one in oauth_clients)")
+    oauth_auth_url: str = Field("https://accounts.google.com/o/oauth2/v2/auth", description="Google consent page")
+    oauth_userinfo_url: str = Field("https://www.googleapis.com/oauth2/v2/userinfo", description="who a token belongs to")
+    oauth_scopes: list[str] = Field(default_factory=lambda: list(OAUTH_SCOPES), description="scopes `accounts login` asks for")
+    cloudcode_base_urls: list[str] = Field(default_factory=lambda: list(CLOUDCODE_BASE_URLS), min_length=1,
+                                           description="Cloud Code v1internal base URLs, tried in order")
+    cloudcode_user_agent: str = Field("antigravity/1.11.5 linux/amd64", description="User-Agent sent to Cloud Code")
+    cloudcode_headers: dict[str, str] = Field(default_factory=dict, description="extra headers sent to Cloud Code")
+    quota_refresh_s: float = Field(600.0, ge=0, description="refresh Cloud Code quotas this often (0: only after 429s)")
+    onboard_poll_s: float = Field(2.0, gt=0, description="pause between polls of an onboarding operation")
 
     @field_validator("api_key")
     @classmethod
@@ -53,12 +80,32 @@ class Settings(BaseModel):
             raise ValueError("must not contain whitespace")
         return v
 
-    @field_validator("gemini_base_url", "oauth_token_url")
+    @field_validator("gemini_base_url", "oauth_token_url", "oauth_auth_url", "oauth_userinfo_url")
     @classmethod
     def _is_http_url(cls, v: str) -> str:
         if not v.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return v.rstrip("/")
+
+    @field_validator("cloudcode_base_urls")
+    @classmethod
+    def _are_http_urls(cls, v: list[str]) -> list[str]:
+        return [cls._is_http_url(u) for u in v]
+
+    def login_client(self, name: str | None = None) -> tuple[str, OAuthClient]:
+        """The named OAuth client, else `oauth_client`, else the only one; `oauth_client_id` as "default"."""
+        clients = dict(self.oauth_clients)
+        if self.oauth_client_id and "default" not in clients:
+            clients["default"] = OAuthClient(client_id=self.oauth_client_id, client_secret=self.oauth_client_secret)
+        wanted = name or self.oauth_client or (next(iter(clients)) if len(clients) == 1 else "")
+        if wanted in clients:
+            return wanted, clients[wanted]
+        if not clients:
+            raise SettingsError("no OAuth client configured: add one under [oauth_clients.NAME] "
+                                "(client_id, client_secret) in config.toml")
+        raise SettingsError(f"OAuth client {wanted!r} is not in oauth_clients (have: {', '.join(sorted(clients))})"
+                            if wanted else f"several OAuth clients configured ({', '.join(sorted(clients))}): "
+                            "choose one with --client or oauth_client")
 
     @property
     def effective_auth_mode(self) -> str:

@@ -8,6 +8,7 @@ import json
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from addon import record, routes, security
 from addon.config import Settings
@@ -65,6 +66,7 @@ class Services:
     version: str = VERSION
     home: Path | None = None
     """The data directory, for endpoints that keep state on disk (stored Responses)."""
+    google: Any = None  # addon.upstream.google.GoogleServices: Cloud Code setup calls (warmup)
 
 
 Endpoint = Callable[[Services, ClientRequest, routes.Route], "Answer | object"]

@@ -64,7 +64,7 @@ _add("POST", r"/v1/audio/transcriptions", "audio", O)
 _add("POST", r"/v1/messages", "messages", A)
 _add("POST", r"/v1/messages/count_tokens", "count_tokens", A)
 _add("GET POST DELETE", r"/mcp/(?P<server>[^/]+)/mcp", "mcp", O, "MCP endpoints")
-_add("POST", r"/internal/warmup", "warmup", O, "account warmup")
+_add("POST", r"/internal/warmup", "warmup", O)
 
 _MISTAKES = [
     (re.compile(r"^/v1/v1/"), "the path has '/v1' twice: this client adds '/v1' itself, so drop "

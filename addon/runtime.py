@@ -15,7 +15,7 @@ from pathlib import Path
 from addon.config import GEMINI_API_BASE, Settings
 from addon.exchange import Services
 from addon.models import ModelMap
-from addon.pool.accounts import Account, load_dir
+from addon.pool.accounts import GOOGLE_OAUTH, Account, load_dir
 from addon.pool.scheduler import Pool
 from addon.pool.state import STATE_FILE, StateFile
 from addon.pool.store import AccountStore
@@ -23,6 +23,7 @@ from addon.pool.tokens import TokenManager
 from addon.upstream.bridge import Bridge
 from addon.upstream.dispatcher import Dispatcher
 from addon.upstream.gemini_api import GeminiApiProvider
+from addon.upstream.google import GoogleServices
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,7 @@ class Runtime:
     bridge: Bridge = field(default_factory=Bridge)
     simulator: object | None = None
     account_problems: list[str] = field(default_factory=list)
+    google: GoogleServices | None = None
     _lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     @property
@@ -71,20 +73,30 @@ class Runtime:
             else:  # follows the account files, so `interlock accounts …` applies without a restart
                 pool = Pool(state=StateFile(self.home / STATE_FILE), source=AccountStore(self.home / "accounts"),
                             serves=serves_gemini_api)
-            dispatcher = Dispatcher(pool, lambda account: provider, max_attempts=self.settings.max_attempts,
+            store = None if self.demo else AccountStore(self.home / "accounts")
+            tokens = token_manager(self.settings, pool, AccountStore(self.home / "accounts"), self.verify_tls)
+            self.google = GoogleServices.build(self.settings, pool, store, tokens, verify_tls=self.verify_tls)
+
+            def provider_for(account: Account):
+                """Google OAuth accounts speak Cloud Code; API keys the public Gemini API."""
+                return self.google.provider if account.kind == GOOGLE_OAUTH else provider
+
+            dispatcher = Dispatcher(pool, provider_for, max_attempts=self.settings.max_attempts,
                                     first_byte_timeout_s=self.settings.first_byte_timeout_s,
                                     upstream_timeout_s=self.settings.upstream_timeout_s,
-                                    verify_tls=self.verify_tls,
-                                    tokens=TokenManager(pool, AccountStore(self.home / "accounts"),
-                                                        self.settings.oauth_token_url, self.settings.oauth_client_id,
-                                                        self.settings.oauth_client_secret, verify_tls=self.verify_tls))
+                                    verify_tls=self.verify_tls, tokens=tokens)
+            dispatcher.on_fault = self.google.quotas.on_fault
+            self.google.quotas.start()
             await self.bridge.start()
             self.services = Services(self.settings, ModelMap(self.settings.model_mapping), pool, dispatcher,
-                                     demo=self.demo, home=self.home)
+                                     demo=self.demo, home=self.home, google=self.google)
             return self.services
 
     async def close(self) -> None:
         await self.bridge.close()
+        if self.google is not None:
+            await self.google.aclose()
+            self.google = None
         if self.services is not None:
             self.services.pool.flush()
             await self.services.dispatcher.aclose()
@@ -94,9 +106,14 @@ class Runtime:
 
 
 def serves_gemini_api(account: Account) -> str | None:
-    """Why the Gemini API-key provider cannot use `account` (None: it can)."""
-    if account.kind == "gemini_api_key":
+    """Why no provider of this gateway can use `account` (None: one can): API keys go to the
+    Gemini API, Google OAuth accounts to Cloud Code."""
+    if account.kind in ("gemini_api_key", GOOGLE_OAUTH):
         return None
-    if account.kind == "google_oauth":
-        return "google_oauth accounts need the Cloud Code provider, not in this release"
     return f"{account.kind} accounts are served by the Anthropic pass-through, not in this release"
+
+
+def token_manager(settings: Settings, pool: Pool, store: AccountStore | None, verify_tls: bool = True) -> TokenManager:
+    clients = {name: (c.client_id, c.client_secret) for name, c in settings.oauth_clients.items()}
+    return TokenManager(pool, store, settings.oauth_token_url, settings.oauth_client_id,
+                        settings.oauth_client_secret, verify_tls=verify_tls, clients=clients)

@@ -4,7 +4,7 @@
 """
 
 from addon.endpoints import gemini, local
-from addon.endpoints import chat, media, responses
+from addon.endpoints import chat, media, responses, warmup
 from addon.endpoints import messages as anthropic_messages
 
 ENDPOINTS = {
@@ -27,4 +27,5 @@ ENDPOINTS = {
     "audio": media.audio,
     "messages": anthropic_messages.messages,
     "count_tokens": anthropic_messages.count_tokens,
+    "warmup": warmup.warmup,
 }

@@ -10,7 +10,9 @@ from addon.routes import Route
 
 
 def _served(svc: Services) -> list[models.ModelInfo]:
-    return svc.models.catalog()
+    """The built-in catalog plus every model an enabled account's upstream reported (Cloud Code quotas)."""
+    svc.pool.refresh()
+    return svc.models.catalog({q.model for a in svc.pool.usable() for q in a.quota})
 
 
 def _wants_gemini(req: ClientRequest) -> bool:

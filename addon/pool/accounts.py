@@ -44,6 +44,9 @@ class Account:
     refresh_token: str | None = field(default=None, compare=False)
     client_id: str | None = None
     expires_at: float | None = None  # access token expiry, unix seconds
+    client: str | None = None  # name of the OAuth client (settings `oauth_clients`) that issued the refresh token
+    project_id: str | None = None  # Cloud Code project (`cloudaicompanionProject`)
+    tier: str | None = None
 
     @property
     def masked(self) -> str:

@@ -65,7 +65,7 @@ def antigravity_account(doc: dict, name: str) -> OAuthFile:
     return OAuthFile(
         kind="google_oauth", refresh_token=token["refresh_token"], access_token=token.get("access_token") or None,
         expires_at=float(expiry) if isinstance(expiry, (int, float)) and expiry else None,
-        project_id=token.get("project_id") or None, email=email,
+        project_id=token.get("project_id") or None, email=email, client=token.get("oauth_client_key") or None,
         label=doc.get("custom_label") or email or doc.get("name"), enabled=not disabled,
         disabled_reason=(reason or "disabled in Antigravity Tools") if disabled else None,
         quota=quota, source="antigravity-tools")

@@ -73,9 +73,11 @@ class OAuthFile(_Common):
     kind: Literal["google_oauth"]
     refresh_token: str = Field(min_length=1)
     client_id: str | None = None
+    client: str | None = None  # the settings' name of the OAuth client that issued the refresh token
     access_token: str | None = None
     expires_at: float | None = None  # unix seconds
     project_id: str | None = None
+    tier: str | None = None
 
 
 AccountFile = Annotated[GeminiKeyFile | AnthropicKeyFile | OAuthFile, Field(discriminator="kind")]
@@ -100,7 +102,8 @@ def to_account(account_id: str, entry: GeminiKeyFile | AnthropicKeyFile | OAuthF
                   quota=quota)
     if isinstance(entry, OAuthFile):
         return Account(account_id, entry.kind, entry.access_token or "", refresh_token=entry.refresh_token,
-                       client_id=entry.client_id, expires_at=entry.expires_at, **common)
+                       client_id=entry.client_id, expires_at=entry.expires_at, client=entry.client,
+                       project_id=entry.project_id, tier=entry.tier, **common)
     return Account(account_id, entry.kind, entry.api_key, **common)
 
 

@@ -13,7 +13,7 @@ import asyncio
 import dataclasses
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import httpx
 
@@ -37,9 +37,11 @@ class TokenError(Exception):
 class TokenManager:
     def __init__(self, pool: Pool, store: AccountStore | None, token_url: str, client_id: str = "",
                  client_secret: str = "", *, clock: Callable[[], float] = time.time,
-                 timeout_s: float = 20.0, verify_tls: bool = True) -> None:
+                 timeout_s: float = 20.0, verify_tls: bool = True,
+                 clients: Mapping[str, tuple[str, str]] | None = None) -> None:
         self.pool, self.store, self.token_url = pool, store, token_url
         self.client_id, self.client_secret = client_id, client_secret
+        self.clients = dict(clients or {})  # name → (client id, secret), from the settings
         self.clock = clock
         self._tokens: dict[str, tuple[str, float]] = {}
         self._stale: dict[str, str] = {}
@@ -73,18 +75,24 @@ class TokenManager:
         return dataclasses.replace(account, secret=cached[0], expires_at=cached[1])
 
     def invalidate(self, account: Account) -> None:
-        """The upstream refused the token (401): the next `fresh` refreshes it."""
-        token = self._tokens.pop(account.id, (account.secret, 0.0))[0]
-        if token:
-            self._stale[account.id] = token
+        """The upstream refused `account.secret` (401): the next `fresh` does not hand it out again.
+        A newer token refreshed meanwhile (by another request) stays."""
+        refused = account.secret
+        cached = self._tokens.get(account.id)
+        if cached is not None and cached[0] == refused:
+            del self._tokens[account.id]
+        if refused:
+            self._stale[account.id] = refused
 
     async def _refresh(self, account: Account) -> tuple[str, float]:
         if not account.refresh_token:
             raise TokenError(f"{account.label}: no refresh token", permanent=True)
-        client_id = account.client_id or self.client_id
+        if account.client and account.client not in self.clients:
+            return self._transient(account, f"OAuth client {account.client!r} is not in the settings' oauth_clients")
+        client_id, secret = self.client_for(account)
         form = {"grant_type": "refresh_token", "refresh_token": account.refresh_token, "client_id": client_id}
-        if self.client_secret and client_id == self.client_id:
-            form["client_secret"] = self.client_secret
+        if secret:
+            form["client_secret"] = secret
         self.refreshes += 1
         try:
             resp = await self._client.post(self.token_url, data=form)
@@ -112,6 +120,16 @@ class TokenManager:
             self.pool.disable(account.id, reason)
             raise TokenError(f"{account.label}: {reason}", permanent=True)
         return self._transient(account, f"token refresh failed: {error} {description}".strip())
+
+    def client_for(self, account: Account) -> tuple[str, str]:
+        """(client id, secret) that issued the account's refresh token: by its client's name, else by id."""
+        if account.client in self.clients:
+            return self.clients[account.client]
+        client_id = account.client_id or self.client_id
+        for known_id, secret in self.clients.values():
+            if known_id == client_id:
+                return known_id, secret
+        return client_id, self.client_secret if client_id == self.client_id else ""
 
     def _transient(self, account: Account, reason: str) -> tuple[str, float]:
         self.pool.cool_down(account, None, None, reason, kind="token")

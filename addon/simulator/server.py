@@ -1,6 +1,6 @@
 """The simulator as a whole: one asyncio server, its request log, its fault counters.
 
-Upstream imitations (the Gemini API today) are tried in turn for each request; the `/__sim/`
+Upstream imitations (the Gemini API, Cloud Code `v1internal`, Google OAuth) are tried in turn for each request; the `/__sim/`
 control routes let a test reset the counters and read the log over HTTP when it does not hold
 the `Simulator` object itself.
 """
@@ -17,6 +17,7 @@ from . import errors, framing
 from .connection import Exchange, serve
 from .delivery import Pacing
 from .faults import FaultBook
+from .cloudcode import CloudCodeApi
 from .gemini_api import JSON_TYPE, GeminiApi, google_headers
 from .log import LogRecord
 from .oauth import OAuthApi
@@ -39,7 +40,8 @@ class Simulator:
         self.port = 0
         self._pacing = Pacing(first_byte_ms=first_byte_ms, interval_ms=interval_ms)
         self.oauth = OAuthApi(self.log, clock)
-        self._apis = [GeminiApi(self.faults, self.log, self._pacing, clock), self.oauth]
+        self.cloudcode = CloudCodeApi(self.faults, self.log, self._pacing, clock, self.oauth)
+        self._apis = [GeminiApi(self.faults, self.log, self._pacing, clock), self.cloudcode, self.oauth]
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
 
@@ -70,6 +72,7 @@ class Simulator:
         self.log.clear()
         self.faults.reset()
         self.oauth.reset()
+        self.cloudcode.reset()
 
     async def serve_forever(self) -> None:
         assert self._server is not None

@@ -24,7 +24,7 @@ from addon.pool.accounts import Account
 from addon.pool.scheduler import Pool
 from addon.pool.tokens import TokenError, TokenManager
 from addon.upstream.cooldown import UpstreamFault
-from addon.upstream.provider import Provider, UpstreamCall, UpstreamEvents
+from addon.upstream.provider import PrepareError, Provider, UpstreamCall, UpstreamEvents, send_with_fallback
 from addon.upstream.trace import AttemptTrace
 
 log = logging.getLogger(__name__)
@@ -121,6 +121,7 @@ class Dispatcher:
         self.pool = pool
         self.tokens = tokens
         self.provider_for = provider_for
+        self.on_fault: Callable[[Account, str, UpstreamFault], None] | None = None  # e.g. refresh quotas after a 429
         self.max_attempts = max_attempts
         self.first_byte_timeout_s = first_byte_timeout_s
         self.upstream_timeout_s = upstream_timeout_s
@@ -167,7 +168,8 @@ class Dispatcher:
                 doc = json.loads(data)
             except ValueError:
                 raise _AttemptFailed(502, "upstream answered with invalid JSON") from None
-            return doc, account, attempts
+            unwrap = getattr(provider, "unwrap", None)  # Cloud Code wraps answers in an envelope
+            return (unwrap(doc) if unwrap else doc), account, attempts
 
         return await self._attempt_loop(call, body, stream=False, gone=gone)
 
@@ -196,34 +198,42 @@ class Dispatcher:
             if account is None:
                 break
             release = _Slot(self.pool, account).release
-            if self.tokens is not None and self.tokens.needs_token(account):
-                try:
-                    account = await self.tokens.fresh(account)
-                except TokenError as e:
-                    release()
-                    attempts.append(AttemptRecord(account.label, None, _short(str(e))))
-                    tried.append(account.id)
-                    continue
             provider = self.provider_for(account)
-            req = provider.request(account, call)
+            try:
+                if (prepare := getattr(provider, "prepare", None)) is not None:
+                    account = await prepare(account)  # e.g. Cloud Code: find or onboard the project
+                if self.tokens is not None and self.tokens.needs_token(account):
+                    account = await self.tokens.fresh(account)  # after prepare: its refresh counts
+                req = provider.request(account, call)
+            except TokenError as e:
+                release()
+                attempts.append(AttemptRecord(account.label, None, _short(str(e))))
+                tried.append(account.id)
+                continue
+            except PrepareError as e:
+                release()
+                waited = self.pool.cool_down(account, None, None, str(e), kind="token")
+                attempts.append(AttemptRecord(account.label, e.status, _short(str(e)), waited))
+                tried.append(account.id)
+                continue
             trace = AttemptTrace(req)
             resp: httpx.Response | None = None
             try:
                 async with asyncio.timeout(self.first_byte_timeout_s):
-                    resp = await self.client.send(
-                        self.client.build_request(req.method, req.url, headers=req.headers, content=req.body),
-                        stream=True)
+                    resp = await send_with_fallback(self.client, req)
                     trace.response(resp)
                     if resp.status_code != 200:
                         body = await resp.aread()
                         fault = provider.read_fault(resp.status_code, resp.headers, body)
                         raise _AttemptFailed(resp.status_code, fault.message, fault)
-                    result = await on_ok(account, provider, req.url, resp, attempts)
+                    result = await on_ok(account, provider, str(resp.request.url), resp, attempts)
             except _AttemptFailed as failure:
                 release()
                 if resp is not None:
                     await resp.aclose()
                 fault = failure.fault
+                if fault is not None and self.on_fault is not None:
+                    self.on_fault(account, call.model, fault)
                 if (failure.status == 401 and self.tokens is not None and self.tokens.needs_token(account)
                         and account.id not in token_refreshed):
                     token_refreshed.add(account.id)  # a refused token: refresh it once, same account

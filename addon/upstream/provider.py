@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
+import httpx
+
 from addon.pool.accounts import Account
 from addon.upstream.cooldown import UpstreamFault
 
@@ -29,6 +31,15 @@ class UpstreamRequest:
     headers: dict[str, str]
     body: bytes = b""
     secret_headers: tuple[str, ...] = field(default=("x-goog-api-key", "authorization"))
+    fallback_urls: tuple[str, ...] = ()  # tried in order after a network error, 404, 408 or 5xx
+
+
+class PrepareError(Exception):
+    """A provider could not make an account ready (e.g. no Cloud Code project): try another one."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class UpstreamEvents(Protocol):
@@ -50,3 +61,27 @@ class Provider(Protocol):
     def events(self) -> UpstreamEvents: ...
 
     def read_fault(self, status: int, headers: Mapping[str, str], body: bytes) -> UpstreamFault: ...
+
+
+def fallback_status(status: int) -> bool:
+    """Statuses after which the next base URL is tried: the host is down or does not know the call."""
+    return status in (404, 408) or status >= 500
+
+
+async def send_with_fallback(client: httpx.AsyncClient, req: UpstreamRequest) -> httpx.Response:
+    """Sends to each URL in turn until one answers with something other than a network error,
+    404, 408 or 5xx; the last URL's answer (or error) is returned (raised) as it is."""
+    urls = [req.url, *req.fallback_urls]
+    for i, url in enumerate(urls):
+        last = i == len(urls) - 1
+        try:
+            resp = await client.send(client.build_request(req.method, url, headers=req.headers,
+                                                          content=req.body or None), stream=True)
+        except httpx.HTTPError:
+            if last:
+                raise
+            continue
+        if last or not fallback_status(resp.status_code):
+            return resp
+        await resp.aclose()
+    raise AssertionError("unreachable: a request has at least one URL")

@@ -66,18 +66,21 @@ def client_path(bin_dir: Path) -> str:
 
 
 @contextlib.contextmanager
-def running_gateway(root: Path, save_flows: bool = False, config_toml: str | None = None) -> Iterator[Gateway]:
-    """Start the demo gateway under `root` (with `config_toml` as its settings, if given); stop it
-    with SIGTERM (mitmdump then closes its -w file)."""
+def running_gateway(root: Path, save_flows: bool = False, config_toml: str | None = None, *,
+                    home: Path | None = None, upstream: str = UPSTREAM, demo: bool = True) -> Iterator[Gateway]:
+    """Start the gateway under `root` (data directory `home`, default `root/interlock-home`, with
+    `config_toml` as its settings if given); stop it with SIGTERM (mitmdump then closes its -w file)."""
+    home = home or root / "interlock-home"
     if config_toml is not None:
-        (root / "interlock-home").mkdir(parents=True, exist_ok=True)
-        (root / "interlock-home" / "config.toml").write_text(config_toml)
+        home.mkdir(parents=True, exist_ok=True)
+        (home / "config.toml").write_text(config_toml)
     port = free_port()
     log = root / "mitmdump.log"
     flows = root / "flows.mitm" if save_flows else None
     cmd = [str(REPO / ".venv" / "bin" / "mitmdump"), "-q", "-s", str(REPO / "addon" / "gateway.py"),
-           "--mode", f"reverse:{UPSTREAM}@127.0.0.1:{port}",
-           "--set", f"interlock_home={root / 'interlock-home'}", "--set", "interlock_demo=true"]
+           "--mode", f"reverse:{upstream}@127.0.0.1:{port}", "--set", f"interlock_home={home}"]
+    if demo:
+        cmd += ["--set", "interlock_demo=true"]
     if flows is not None:
         cmd += ["-w", str(flows)]
     with open(log, "wb") as out:

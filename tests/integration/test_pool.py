@@ -55,15 +55,15 @@ def test_account_changes_apply_without_restart(start_gateway):
     assert set(keys_tried(gw)) == {"k2"}
 
 
-def test_oauth_accounts_are_skipped_with_a_clear_reason(start_gateway, tmp_path):
-    gw = start_gateway(keys=["k1"])
+def test_oauth_accounts_go_to_cloud_code_after_a_token_refresh(start_gateway, tmp_path):
+    gw = start_gateway(keys=["k1"], settings={"oauth_token_url": "http://127.0.0.1:9/token"})
     store = AccountStore(gw.home / "accounts")
     store.remove("key-1")
     store.create(OAuthFile(kind="google_oauth", refresh_token="1//0refresh-xyz-0001", label="me"))
     time.sleep(1.1)
     r = httpx.post(url(gw), json=body(), timeout=30)
     assert r.status_code == 503
-    assert "me skip: google_oauth accounts need the Cloud Code provider" in r.json()["error"]["message"]
+    assert "me: token endpoint unreachable" in r.json()["error"]["message"]
 
 
 def test_cooldowns_survive_a_gateway_restart(start_gateway):

@@ -66,7 +66,8 @@ def test_why_explains_each_account(run):
     run("import", str(SAMPLES / "gemini-cli"))
     code, out = run("why", "gemini-2.5-pro")
     assert "not capable of gemini-2.5-pro" in out and "disabled" in out
-    assert "Cloud Code provider" in out and "no account can serve it now" in out
+    assert "cli-example.com would serve it" in out  # the Google account, through Cloud Code
+    run("disable", "cli-example.com")
     code, out = run("why", "gemini-2.5-flash")
     assert "flash-only would serve it" in out.replace("→ ", "")
 
