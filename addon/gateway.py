@@ -133,14 +133,7 @@ class Gateway:
             answer = await exchange.handle(svc, client, ENDPOINTS)
         finally:
             record.end(context)
-        rec.status = answer.status
-        rec.upstream_url = rec.upstream_url or answer.upstream_url or ""
-        monitor.mask_request(req)
-        monitor.show_as_sent(flow)
-        if svc.demo:
-            monitor.comment(flow, "demo mode: answered by the built-in simulator")
-        if answer.upstream_url or answer.attempts:
-            monitor.comment(flow, monitor.describe_attempts(answer.upstream_url, answer.attempts))
+        self.monitor.answered(flow, answer, rec, svc.demo)
         if answer.stream is None:
             flow.response = http.Response.make(answer.status, answer.body, answer.headers)
             rec.first_byte()

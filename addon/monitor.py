@@ -128,6 +128,17 @@ class Monitor:
     def track(self, flow: http.HTTPFlow, rec: ExchangeRecord) -> None:
         self.records[flow.id] = rec
 
+    def answered(self, flow: http.HTTPFlow, answer, rec: ExchangeRecord, demo: bool) -> None:
+        """The answer is decided: mask the client's request for display and write the comment."""
+        rec.status = answer.status
+        rec.upstream_url = rec.upstream_url or answer.upstream_url or ""
+        mask_request(flow.request)
+        show_as_sent(flow)
+        if demo:
+            comment(flow, "demo mode: answered by the built-in simulator")
+        if answer.upstream_url or answer.attempts:
+            comment(flow, describe_attempts(answer.upstream_url, answer.attempts))
+
     async def response(self, flow: http.HTTPFlow) -> None:
         await self._finish(flow)
 
