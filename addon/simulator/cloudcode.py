@@ -396,7 +396,7 @@ class CloudCodeApi:
         digest = hashlib.sha256(exchange.request.body + self._sequence.to_bytes(8, "big")).hexdigest()
         trace = digest[:16]
         ident = Identity(model, ("msg_vrtx_" if signatures.is_claude(model) else "") + digest[16:39],
-                         tuple(prompt_details(inner)))
+                         tuple(prompt_details(inner)), asked.directives.cached or 0)
         record.response_id = ident.response_id
         reply = compose(asked)
         self.issued.add(ident.signature)

@@ -40,10 +40,12 @@ class Directives:
     reply: str | None = None  # the exact answer text
     call: str | None = None  # call this declared function
     finish: str | None = None  # finishReason of the last event
+    cached: int | None = None  # prompt tokens reported as served from a context cache
 
 
 _INTS = {"chunks": (1, 100_000), "chunk_chars": (1, 1_000_000), "interval_ms": (0, 600_000),
-         "first_byte_ms": (0, 600_000), "thoughts": (0, 1000)}
+         "first_byte_ms": (0, 600_000), "thoughts": (0, 1000),
+         "cached": (0, 10_000_000)}
 _NAMES = {f.name for f in fields(Directives)}
 
 

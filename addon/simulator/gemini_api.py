@@ -149,7 +149,7 @@ class GeminiApi:
             record.fault = f"{plan.stream.kind}:{plan.stream.value}"
         self._sequence += 1
         ident = Identity(model, _response_id(exchange.request.body, self._sequence),
-                         tuple(prompt_details(body)))
+                         tuple(prompt_details(body)), d.cached or 0)
         record.response_id = ident.response_id
         reply = compose(asked)
         self.issued.add(ident.signature)

@@ -28,6 +28,7 @@ class Identity:
     model: str
     response_id: str
     prompt_details: tuple[dict[str, Any], ...]
+    cached: int = 0  # `cachedContentTokenCount` asked for by `[[sim cached=N]]`, at most the prompt
 
     @property
     def prompt_tokens(self) -> int:
@@ -127,6 +128,8 @@ def _usage(ident: Identity, answer: str, thoughts: str) -> dict[str, Any]:
     if candidates:
         usage["candidatesTokenCount"] = candidates
     usage["totalTokenCount"] = ident.prompt_tokens + candidates + thinking
+    if ident.cached:
+        usage["cachedContentTokenCount"] = min(ident.cached, ident.prompt_tokens)
     usage["promptTokensDetails"] = [dict(d) for d in ident.prompt_details]
     if thinking:
         usage["thoughtsTokenCount"] = thinking

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 
 import httpx
 from mitmproxy import io
@@ -147,6 +148,58 @@ def test_retention_keeps_the_view_within_its_limits(start_gateway):
     gw.call(shrink())
     assert httpx.post(url, json=BODY, timeout=30).status_code == 200
     assert len(view) == 1, "over the byte limit only the flow just finished stays"
+
+
+def test_memory_stays_flat_over_many_exchanges(start_gateway):
+    """Retention bounds what a long day leaves behind: flows in the view, their stored bytes, and
+    no per-exchange bookkeeping (records, parked streams) outliving its exchange."""
+    from mitmproxy.addons.view import View
+
+    gw = start_gateway(keys=["sim-429-retry30s_a", "good-key"],
+                       options={"monitor_max_flows": 6, "monitor_max_mb": 1, "monitor_body_kb": 96})
+    view = View()
+    monitor = gw.addon.monitor
+
+    async def add_view() -> None:
+        gw.master.addons.add(view)
+
+    async def held() -> tuple[int, int, int, int, int]:
+        stored = sum(len(f.request.raw_content or b"") + len(f.response.raw_content or b"" if f.response else b"")
+                     for f in view)
+        return len(view), stored, len(monitor._kept), len(monitor.records), gw.addon.runtime.bridge.parked_count
+
+    def settled() -> tuple[int, int, int, int, int]:
+        """What is held once the last exchange's hooks have run (they may trail the client a little)."""
+        for _ in range(200):
+            state = gw.call(held())
+            if state[3] == 0 and state[4] == 0:
+                return state
+            time.sleep(0.05)
+        return state
+
+    gw.call(add_view())
+    gemini = f"{gw.url}/v1beta/models/gemini-2.5-flash"
+    small = {"contents": [{"role": "user", "parts": [{"text": "hello [[sim chunks=3 interval_ms=0]]"}]}]}
+    for i in range(30):  # streams and whole answers; the first one retried: client and attempt flows
+        method = "streamGenerateContent?alt=sse" if i % 2 else "generateContent"
+        assert httpx.post(f"{gemini}:{method}", json=small, timeout=30).status_code == 200
+        flows, _, kept, records, parked = settled()
+        assert flows == kept <= 6 and records == 0 and parked == 0, (i, flows, kept, records, parked)
+    assert flows == 6
+
+    async def by_bytes() -> None:
+        gw.master.options.update(monitor_max_flows=10_000)
+
+    gw.call(by_bytes())
+    big = {"contents": [{"role": "user", "parts": [{"text": "long [[sim chunks=40 chunk_chars=4000 interval_ms=0]]"}]}]}
+    counts = []
+    for i in range(25):  # ~160 KB answers, 96 KB of each kept twice (client and attempt flow)
+        r = httpx.post(f"{gemini}:streamGenerateContent?alt=sse", json=big, timeout=30)
+        assert r.status_code == 200 and len(r.content) > 160_000
+        flows, stored, kept, records, parked = settled()
+        assert stored <= 1024 * 1024 and flows == kept and records == 0 and parked == 0, (i, flows, stored)
+        counts.append(flows)
+    assert len(set(counts[-10:])) == 1 and max(counts) < 20, f"the byte cap holds the count flat: {counts}"
 
 
 def test_stored_bodies_are_capped(start_gateway):

@@ -127,6 +127,18 @@ async def test_usage_totals_run_and_ids_repeat(client):
                                              "tokenCount": u["promptTokenCount"]}]
 
 
+async def test_cached_directive_reports_cached_prompt_tokens(client):
+    body = {"contents": [{"role": "user", "parts": [{"text": "Explain AI in a few words [[sim cached=3]]"}]}]}
+    usage = [e["usageMetadata"] for e in await sse(client, body)]
+    assert {u["cachedContentTokenCount"] for u in usage} == {3}
+    assert list(usage[-1])[:4] == ["promptTokenCount", "candidatesTokenCount", "totalTokenCount",
+                                   "cachedContentTokenCount"], "Gemini's key order"
+    tiny = {"contents": [{"role": "user", "parts": [{"text": "hi [[sim cached=99]]"}]}]}
+    u = (await client.post(UNARY, json=tiny)).json()["usageMetadata"]
+    assert u["cachedContentTokenCount"] == u["promptTokenCount"], "never more than the prompt"
+    assert "cachedContentTokenCount" not in (await client.post(UNARY, json=HI)).json()["usageMetadata"]
+
+
 async def test_unary_is_pretty_and_shaped_like_the_fixture(client):
     r = await client.post(UNARY, json=HI)
     assert r.headers["content-type"] == "application/json; charset=UTF-8"
