@@ -59,6 +59,26 @@ class CliRun:
                 f"--- stderr\n{self.stderr[-4000:]}\n--- gateway log\n{gw.log_tail()}")
 
 
+def run_cli(cmd: list[str], cwd: Path, env: dict[str, str], timeout_s: float) -> tuple[str, str, int | None, float]:
+    """Run a client CLI to the end in its own process group (they spawn children); on a timeout
+    kill the whole group. Returns stdout, stderr, exit code and seconds taken."""
+    started = time.monotonic()
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        stdout, stderr = proc.communicate()
+        stderr += f"\n[acceptance] killed after {timeout_s} s"
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # leftovers of its process group, if any
+        except ProcessLookupError:
+            pass
+    return stdout, stderr, proc.returncode, time.monotonic() - started
+
+
 def client_path(bin_dir: Path) -> str:
     """PATH for a client run under `env -i`: its own bin, node's, and the system's."""
     path = [str(bin_dir)] + ([str(node_bin_dir())] if node_bin_dir() else []) + ["/usr/bin", "/bin"]

@@ -30,7 +30,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from clients import INSTALL_TIMEOUT_S, REPO, ensure_npm_client  # noqa: E402
-from demo_gateway import CliRun, Gateway, client_path, running_gateway  # noqa: E402
+from demo_gateway import CliRun, Gateway, client_path, run_cli, running_gateway  # noqa: E402
 
 CLAUDE_CODE = ("@anthropic-ai/claude-code", "2.1.197")  # the version reference/clients.md §2 describes
 CAPTURES = REPO.parent / "shared" / "fixtures" / "clients"
@@ -62,19 +62,12 @@ def client_env(bin_dir: Path, home: Path, gw: Gateway, api_key: str = "sk-test")
 def run_claude(bin_dir: Path, home: Path, gw: Gateway, cwd: Path, prompt: str) -> CliRun:
     env = client_env(bin_dir, home, gw)
     cmd = [str(bin_dir / "claude"), "-p", prompt, "--output-format", "json"]
-    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
-    try:
-        stdout, stderr = proc.communicate(timeout=CLI_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        stdout, stderr = proc.communicate()
-        stderr += f"\n[acceptance] killed after {CLI_TIMEOUT_S} s"
+    stdout, stderr, returncode, seconds = run_cli(cmd, cwd, env, CLI_TIMEOUT_S)
     try:
         out = json.loads(stdout)
     except ValueError:
         out = None
-    return CliRun(out, stdout, stderr, proc.returncode)
+    return CliRun(out, stdout, stderr, returncode, seconds)
 
 
 def test_one_shot_prompt(claude_bin, live_gateway, tmp_path):

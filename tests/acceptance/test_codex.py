@@ -12,9 +12,6 @@ every turn carries reasoning items whose thought signatures Codex must hand back
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +20,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from clients import INSTALL_TIMEOUT_S, ensure_npm_client  # noqa: E402
-from demo_gateway import Gateway, client_path, running_gateway  # noqa: E402
+from demo_gateway import Gateway, client_path, run_cli, running_gateway  # noqa: E402
 
 CODEX = ("@openai/codex", "0.169.0")  # the version reference/clients.md §3 describes
 MODEL = "my-local-model"
@@ -77,21 +74,14 @@ def run_codex(bin_dir: Path, home: Path, gw: Gateway, cwd: Path, prompt: str) ->
     }
     cmd = [str(bin_dir / "codex"), "exec", "--skip-git-repo-check", "--json", "-c", "analytics.enabled=false",
            "--disable", "plugins", "--disable", "remote_plugin", prompt]
-    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
-    try:
-        stdout, stderr = proc.communicate(timeout=CLI_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        stdout, stderr = proc.communicate()
-        stderr += f"\n[acceptance] killed after {CLI_TIMEOUT_S} s"
+    stdout, stderr, returncode, _ = run_cli(cmd, cwd, env, CLI_TIMEOUT_S)
     events = []
     for line in stdout.splitlines():
         try:
             events.append(json.loads(line))
         except ValueError:
             pass
-    return CodexRun(events, stdout, stderr, proc.returncode)
+    return CodexRun(events, stdout, stderr, returncode)
 
 
 def test_one_shot_prompt(codex_bin, live_gateway, tmp_path):

@@ -9,18 +9,14 @@ The CLI exits 0 even when the model call failed, so every check is on its `--out
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from clients import INSTALL_TIMEOUT_S, ensure_npm_client  # noqa: E402
-from demo_gateway import CliRun, Gateway, client_path, running_gateway  # noqa: E402
+from demo_gateway import CliRun, Gateway, client_path, run_cli, running_gateway  # noqa: E402
 
 GEMINI_CLI = ("@google/gemini-cli", "0.61.0")
 MODEL = "gemini-2.5-flash"  # pinned with -m: no router call, one streamGenerateContent per turn
@@ -60,28 +56,13 @@ def run_gemini(bin_dir: Path, home: Path, gw: Gateway, cwd: Path, prompt: str) -
         "GEMINI_API_KEY": "test-key", "GOOGLE_GEMINI_BASE_URL": gw.url,  # no /v1beta: the SDK adds it
     }
     cmd = [str(bin_dir / "gemini"), "-p", prompt, "-m", MODEL, "--output-format", "json", "--skip-trust"]
-    started = time.monotonic()
-    # Own session: the CLI re-spawns itself as a child node process; on a timeout kill our whole group.
-    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)
-    try:
-        stdout, stderr = proc.communicate(timeout=CLI_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        stdout, stderr = proc.communicate()
-        stderr += f"\n[acceptance] killed after {CLI_TIMEOUT_S} s"
-    finally:
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)  # leftovers of our own process group, if any
-        except ProcessLookupError:
-            pass
-    seconds = time.monotonic() - started
+    stdout, stderr, returncode, seconds = run_cli(cmd, cwd, env, CLI_TIMEOUT_S)
     try:
         out = json.loads(stdout)
     except ValueError:
         out = None
     print(f"[acceptance] gemini -p {prompt[:40]!r}: {seconds:.1f} s", file=sys.stderr)
-    return CliRun(out, stdout, stderr, proc.returncode, seconds)
+    return CliRun(out, stdout, stderr, returncode, seconds)
 
 
 def _api_stats(run: CliRun) -> dict:
