@@ -7,10 +7,10 @@ from __future__ import annotations
 
 from addon.errors import UpstreamError
 from addon.exchange import Answer, Services
+from addon.protocols.hub import INTERRUPTED
 from addon.upstream.dispatcher import UpstreamStream
 from addon.upstream.relay import StreamWriter, relay
 
-INTERRUPTED = "upstream stream ended without a finishReason (interrupted)"
 SSE = "text/event-stream; charset=utf-8"
 
 

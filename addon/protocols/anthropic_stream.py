@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from addon.errors import envelope, Protocol
+from addon.protocols import hub
 from addon.protocols.sse import dumps, encode
 
 REFUSALS = frozenset({"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY",
@@ -70,20 +71,12 @@ class AnthropicEvents:
         if self._closed:
             return []
         out = self._start(event)
-        if isinstance(event.get("usageMetadata"), dict):
-            self._usage = event["usageMetadata"]
-        feedback = event.get("promptFeedback")
-        if isinstance(feedback, dict) and feedback.get("blockReason"):
-            self._blocked = True
-        for cand in (event.get("candidates") or ())[:1]:
-            if not isinstance(cand, dict):
-                continue
-            content = cand.get("content")
-            for part in (content.get("parts") or ()) if isinstance(content, dict) else ():
-                if isinstance(part, dict):
-                    out += self._part(part)
-            if cand.get("finishReason"):
-                self._finish = cand["finishReason"]
+        delta = hub.read(event)
+        self._usage = delta.usage or self._usage
+        self._blocked = self._blocked or delta.block_reason is not None
+        for part in delta.parts:
+            out += self._part(part)
+        self._finish = delta.finish_reason or self._finish
         return out
 
     def fail(self, status: int, message: str) -> list[dict]:
@@ -244,7 +237,7 @@ def collect(hub_events: Iterable[dict], model: str, message_id: str,
     """A whole upstream stream → one Message, through the same state machine as streaming."""
     machine = AnthropicEvents(model, message_id, on_signature)
     events: list[dict] = []
-    for hub in hub_events:
-        events += machine.feed(hub)
+    for event in hub_events:
+        events += machine.feed(event)
     events += machine.close()
     return accumulate(events)

@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from addon.errors import Protocol, envelope
+from addon.protocols.hub import INTERRUPTED
 from addon.protocols.sse import dumps
 
 DONE = b"data: [DONE]\n\n"
-INTERRUPTED = "upstream stream ended without a finishReason (interrupted)"
 FINISH = {"STOP": "stop", "MAX_TOKENS": "length", "SAFETY": "content_filter", "RECITATION": "content_filter",
           "BLOCKLIST": "content_filter", "PROHIBITED_CONTENT": "content_filter", "SPII": "content_filter",
           "IMAGE_SAFETY": "content_filter", "IMAGE_PROHIBITED_CONTENT": "content_filter"}

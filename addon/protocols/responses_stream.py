@@ -24,10 +24,11 @@ import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from addon.protocols import hub
+from addon.protocols.hub import INTERRUPTED
 from addon.protocols.openai_responses import LOCAL_SHELL, ToolNames, signatures_blob
 from addon.protocols.sse import dumps, encode
 
-INTERRUPTED = "upstream stream ended without a finishReason (interrupted)"
 FILTERED = frozenset({"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY",
                       "IMAGE_PROHIBITED_CONTENT", "IMAGE_RECITATION"})
 CallSink = Callable[[str, str], None]
@@ -102,20 +103,12 @@ class ResponsesEvents:
         if self._closed:
             return []
         out = self._start()
-        if isinstance(event.get("usageMetadata"), dict):
-            self._usage = event["usageMetadata"]
-        feedback = event.get("promptFeedback")
-        if isinstance(feedback, dict) and feedback.get("blockReason"):
-            self._blocked = str(feedback["blockReason"])
-        for cand in (event.get("candidates") or ())[:1]:
-            if not isinstance(cand, dict):
-                continue
-            content = cand.get("content")
-            for part in (content.get("parts") or ()) if isinstance(content, dict) else ():
-                if isinstance(part, dict):
-                    out += self._part(part)
-            if cand.get("finishReason"):
-                self._finish = cand["finishReason"]
+        delta = hub.read(event)
+        self._usage = delta.usage or self._usage
+        self._blocked = delta.block_reason or self._blocked
+        for part in delta.parts:
+            out += self._part(part)
+        self._finish = delta.finish_reason or self._finish
         return out
 
     def fail(self, status: int, message: str) -> list[dict]:
@@ -387,8 +380,8 @@ def output_text(response: dict) -> str:
 def collect(hub_events: Iterable[dict], machine: ResponsesEvents) -> dict:
     """A whole upstream stream → the one response object, through the same machine as streaming."""
     terminal: dict | None = None
-    for hub in hub_events:
-        machine.feed(hub)
+    for event in hub_events:
+        machine.feed(event)
     for event in machine.close():
         if event["type"] in ("response.completed", "response.incomplete", "response.failed"):
             terminal = event["response"]
