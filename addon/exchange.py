@@ -99,7 +99,7 @@ async def handle(svc: Services, req: ClientRequest, endpoints: Mapping[str, Endp
                                   "(setting max_body_mb)")
         if route.capability:
             raise NotImplementedYet(f"{route.capability} ({req.method} {req.path}) is not available in "
-                                    f"interlock {svc.version} yet; the Gemini-native endpoints are")
+                                    f"interlock {svc.version} yet")
         token = why.start(req.headers.get("x-interlock-debug") == "1")
         try:
             answer = await endpoints[route.handler](svc, req, route)
