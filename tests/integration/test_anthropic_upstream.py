@@ -33,14 +33,14 @@ def start(tmp_path, zai):
     started: list[RunningGateway] = []
 
     def run(mode: str, google_keys: list[str] | None = None, zai_keys: list[str] | None = None,
-            settings: dict | None = None) -> RunningGateway:
+            settings: dict | None = None, options: dict | None = None) -> RunningGateway:
         home = write_home(tmp_path / f"home{len(started)}", {"api_key": API_KEY, **(settings or {})},
                           google_keys or [])
         with open(home / "config.toml", "a") as f:
             f.write(f'[anthropic]\ndispatch = "{mode}"\n')
         add_anthropic_accounts(home, zai.url, zai_keys or ["zai-key-1"])
         zai.sim.reset()
-        gw = RunningGateway(home)
+        gw = RunningGateway(home, options)
         started.append(gw)
         return gw.start()
 
@@ -193,3 +193,47 @@ def test_openai_chat_is_served_by_the_anthropic_provider(start, zai, mode):
         {"role": "tool", "tool_call_id": calls[0].id, "content": "Sunny, 21 C"}])
     text = "".join(ch.choices[0].delta.content or "" for ch in follow if ch.choices)
     assert "Sunny, 21 C" in text
+
+
+def test_no_secret_reaches_the_flows(start, zai, tmp_path):
+    """The account key travels upstream only: the saved flows (client flows and one per attempt) hold it masked."""
+    saved = tmp_path / "saved.flows"
+    key, client_key = "zai-secret-key-0123456789", "sk-client-secret-abcdef"
+    gw = start("exclusive", zai_keys=["sim-500_" + key, key], options={"save_stream_file": str(saved)},
+               settings={"api_key": client_key, "auth_mode": "strict"})
+    c = anthropic.Anthropic(base_url=gw.url, api_key=client_key, max_retries=0)
+    with c.messages.stream(model=CLIENT_MODEL, max_tokens=64, messages=[{"role": "user", "content": "hi"}]) as s:
+        assert s.get_final_message().content[0].text
+    assert c.messages.count_tokens(model=CLIENT_MODEL, messages=[{"role": "user", "content": "hi"}]).input_tokens
+    assert {r.api_key for r in zai.sim.log} == {"sim-500_" + key, key}
+    gw.stop()
+    raw = saved.read_bytes()
+    assert raw and b"/v1/messages" in raw
+    for secret in (key, client_key):
+        assert secret.encode() not in raw
+
+
+def test_gemini_sdk_is_served_by_the_anthropic_provider(start, zai):
+    from google import genai
+    from google.genai import types
+
+    gw = start("fallback", google_keys=["sim-503"])
+    c = genai.Client(api_key=API_KEY, http_options=types.HttpOptions(base_url=gw.url, api_version="v1beta"))
+    text = "".join(chunk.text or "" for chunk in c.models.generate_content_stream(
+        model="gemini-2.5-flash", contents="Say hello to Gemini"))
+    assert "Say hello to Gemini" in text
+    assert zai.sim.log[-1].path == "/v1/messages" and zai.sim.log[-1].request["model"] == UPSTREAM_MODEL
+    count = c.models.count_tokens(model="gemini-2.5-flash", contents="Count these words")
+    assert count.total_tokens and zai.sim.log[-1].path == "/v1/messages/count_tokens"
+
+
+def test_pooled_rotates_between_google_and_anthropic_accounts(start, zai):
+    gw = start("pooled", google_keys=["good-key-1"])
+    served = []
+    for prompt in ("first conversation", "second conversation"):  # two sessions: each may go anywhere
+        r = post_stream(gw, {"model": CLIENT_MODEL, "max_tokens": 64, "messages": [{"role": "user", "content": prompt}]})
+        assert r.status_code == 200
+        served.append(r.headers["x-account-email"])
+        if served[-1] == "zai-1":
+            assert r.content == expected_relay(zai.sim.anthropic.answers[-1])
+    assert sorted(served) == ["key-1", "zai-1"]

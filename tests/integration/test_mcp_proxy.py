@@ -60,3 +60,31 @@ def test_session_errors_pass_through(gw):
     r = httpx.post(gw.url + "/mcp/web_reader/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "tools/list"},
                    headers={"accept": "application/json, text/event-stream"})
     assert r.status_code == 400 and "Mcp-Session-Id" in r.text
+
+
+def test_the_get_event_stream_and_session_header_pass_through(gw):
+    accept = {"accept": "application/json, text/event-stream", "Authorization": f"Bearer {API_KEY}"}
+    url = gw.url + "/mcp/web_reader/mcp"
+    init = httpx.post(url, headers=accept, json={"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}}})
+    session = init.headers["mcp-session-id"]
+    assert init.status_code == 200 and init.headers["content-type"].startswith("text/event-stream")
+    with httpx.stream("GET", url, headers={"accept": "text/event-stream", "mcp-session-id": session,
+                                           "Authorization": f"Bearer {API_KEY}"}, timeout=30) as events:
+        assert events.status_code == 200 and events.headers["mcp-session-id"] == session
+        first = next(events.iter_lines())
+        assert first == "event: message"
+    r = httpx.delete(url, headers={"mcp-session-id": session, "Authorization": f"Bearer {API_KEY}"})
+    assert r.status_code == 200
+
+
+def test_without_an_anthropic_key_account_mcp_says_what_to_add(tmp_path, zai):
+    home = write_home(tmp_path / "h2", {"api_key": API_KEY}, ["good-key-1"])
+    with open(home / "config.toml", "a") as f:
+        f.write(f'[mcp]\nweb_reader = "{zai.url}/api/mcp/web_reader/mcp"\n')
+    gateway = RunningGateway(home).start()
+    try:
+        r = httpx.post(gateway.url + "/mcp/web_reader/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "ping"})
+        assert r.status_code == 400 and "anthropic_key" in r.text
+    finally:
+        gateway.stop()
