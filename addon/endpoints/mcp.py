@@ -9,6 +9,7 @@ event-stream answer (a POST's or a GET's) is relayed as it arrives, so a session
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from urllib.parse import urlencode
 
 import httpx
 
@@ -54,7 +55,7 @@ async def mcp(svc: Services, req: ClientRequest, route: Route) -> Answer:
     headers = {k: v for k, v in req.headers.items() if k.lower() in REQUEST_HEADERS}
     headers["authorization"] = f"Bearer {account.secret}"
     headers["accept-encoding"] = "identity"
-    query = "&".join(f"{k}={v}" for k, v in req.query.items())
+    query = urlencode(dict(req.query))
     client = svc.dispatcher.client
     request = client.build_request(req.method, url + (f"?{query}" if query else ""), headers=headers,
                                    content=req.body or None,

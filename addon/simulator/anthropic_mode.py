@@ -144,16 +144,16 @@ class AnthropicApi:
         if problem := check(body, counting):
             return await self._error(exchange, 400, problem, request_id)
         record.model = body["model"]
-        if counting:
-            return await self._json(exchange, {"input_tokens": tokens([body.get("system"), body["messages"],
-                                                                       body.get("tools")])}, request_id)
-        record.stream = body.get("stream") is True
+        record.stream = body.get("stream") is True and not counting
         plan = self.faults.take(key)
         if plan.error is not None:
             status = 529 if plan.error.value == 503 else plan.error.value
             record.fault = f"{plan.error.kind}:{plan.error.value}"
             return await self._error(exchange, status, "Overloaded" if status == 529 else f"simulated {status}",
                                      request_id)
+        if counting:
+            return await self._json(exchange, {"input_tokens": tokens([body.get("system"), body["messages"],
+                                                                       body.get("tools")])}, request_id)
         try:
             asked = prompt_mod.read(body["model"], to_gemini(body))
         except DirectiveError as e:

@@ -22,6 +22,10 @@ def is_google(account: Account) -> bool:
     return account.kind != ANTHROPIC_KEY
 
 
+is_anthropic.describes = "an anthropic_key account (setting anthropic.dispatch)"  # type: ignore[attr-defined]
+is_google.describes = "a Google account (Gemini API key or Google OAuth)"  # type: ignore[attr-defined]
+
+
 def serves(mode: str, google: Callable[[Account], str | None]) -> Callable[[Account], str | None]:
     """The pool's predicate: `google`'s verdict, and Anthropic accounts unless the mode is off."""
     def verdict(account: Account) -> str | None:

@@ -57,6 +57,11 @@ class UpstreamStream:
     usage: dict | None = None  # the latest usageMetadata seen (Gemini repeats running totals)
     error: Exception | None = None  # how the stream failed after its first event, if it did
 
+    @property
+    def headers(self) -> httpx.Headers:
+        """The upstream's response headers (a pass-through relays some of them)."""
+        return self._response.headers
+
     def _saw(self, event: dict) -> None:
         if isinstance(meta := event.get("usageMetadata"), dict):
             self.usage = meta
@@ -189,9 +194,10 @@ class Dispatcher:
         """One attempt loop per scope in turn (`scopes_for` decides them, unless the caller did): the
         next is tried only when the previous could not serve at all."""
         scopes = [scope] if scope is not None else self.scopes_for(call)
+        attempts: list[AttemptRecord] = []  # shared: the monitor shows the failed scope's attempts too
         for i, only in enumerate(scopes):
             try:
-                return await self._attempt_loop(call, on_ok, stream=stream, gone=gone, only=only)
+                return await self._attempt_loop(call, on_ok, stream=stream, gone=gone, only=only, attempts=attempts)
             except PoolExhausted:
                 if i == len(scopes) - 1 or gone():
                     raise
@@ -199,8 +205,9 @@ class Dispatcher:
         raise AssertionError("unreachable: at least one scope")
 
     async def _attempt_loop[T](self, call: UpstreamCall, on_ok: Callable[..., Awaitable[T]], *,
-                               stream: bool, gone: Callable[[], bool], only: Scope | None = None) -> T:
-        attempts: list[AttemptRecord] = []
+                               stream: bool, gone: Callable[[], bool], only: Scope | None = None,
+                               attempts: list[AttemptRecord] | None = None) -> T:
+        attempts = [] if attempts is None else attempts
         record.note_attempts(call.model, attempts)
         tried: list[str] = []
         retry_same: Account | None = None
@@ -218,8 +225,10 @@ class Dispatcher:
                     why.note(f"attempt {len(attempts) + 1} for {call.model}: "
                              + "; ".join(v.describe() for v in verdicts))
                 outside = [a.id for a in self.pool.accounts if only is not None and not only(a)]
-                if outside and not any(only(a) for a in self.pool.usable()):
-                    break  # nothing in scope: the next scope, without waiting for a slot
+                if outside and not any(only(a) for a in self.pool.usable()):  # the next scope, without waiting
+                    wanted = getattr(only, "describes", "an account for this request")
+                    raise PoolExhausted(f"{call.model} needs {wanted}; none is configured and enabled",
+                                        attempts=attempts, rate_limited=False)
                 account = await self.pool.acquire(call.model, exclude=tried + outside, session=call.session,
                                                   wait_s=self.first_byte_timeout_s)
             retry_same = None

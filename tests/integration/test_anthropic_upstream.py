@@ -38,7 +38,7 @@ def start(tmp_path, zai):
                           google_keys or [])
         with open(home / "config.toml", "a") as f:
             f.write(f'[anthropic]\ndispatch = "{mode}"\n')
-        add_anthropic_accounts(home, zai.url, zai_keys or ["zai-key-1"])
+        add_anthropic_accounts(home, zai.url, ["zai-key-1"] if zai_keys is None else zai_keys)
         zai.sim.reset()
         gw = RunningGateway(home, options)
         started.append(gw)
@@ -237,3 +237,18 @@ def test_pooled_rotates_between_google_and_anthropic_accounts(start, zai):
         if served[-1] == "zai-1":
             assert r.content == expected_relay(zai.sim.anthropic.answers[-1])
     assert sorted(served) == ["key-1", "zai-1"]
+
+
+def test_count_tokens_estimates_when_the_upstream_cannot_count(start):
+    gw = start("exclusive", zai_keys=["sim-404"])
+    r = httpx.post(gw.url + "/v1/messages/count_tokens", headers={"x-api-key": API_KEY},
+                   json={"model": CLIENT_MODEL, "messages": [{"role": "user", "content": "count me please"}]})
+    assert r.status_code == 200 and r.json()["input_tokens"] > 0
+    assert r.headers["x-interlock-token-count"].startswith("estimate; no account could count")
+
+
+def test_exclusive_without_an_anthropic_account_says_so(start):
+    gw = start("exclusive", google_keys=["good-key-1"], zai_keys=[])
+    with pytest.raises(anthropic.APIStatusError) as e:
+        sdk(gw).messages.create(model=CLIENT_MODEL, max_tokens=64, messages=[{"role": "user", "content": "hi"}])
+    assert e.value.status_code in (503, 529) and "anthropic_key account" in str(e.value)
