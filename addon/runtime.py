@@ -117,7 +117,7 @@ def serves_gemini_api(account: Account) -> str | None:
     Gemini API, Google OAuth accounts to Cloud Code."""
     if account.kind in ("gemini_api_key", GOOGLE_OAUTH):
         return None
-    return f"{account.kind} accounts are served by the Anthropic pass-through, not in this release"
+    return f"{account.kind} accounts serve only as the setting anthropic.dispatch says"
 
 
 def token_manager(settings: Settings, pool: Pool, store: AccountStore | None, verify_tls: bool = True) -> TokenManager:
