@@ -30,9 +30,20 @@ def _paths(args: argparse.Namespace) -> tuple[AccountStore, StateFile]:
 
 def _pool(args: argparse.Namespace) -> Pool:
     from addon.runtime import serves_gemini_api
+    from addon.upstream.anthropic_dispatch import serves
 
     store, state = _paths(args)
-    return Pool(state=state, source=store, serves=serves_gemini_api, flush_every_s=float("inf"))
+    return Pool(state=state, source=store, serves=serves(_dispatch_mode(args), serves_gemini_api),
+                flush_every_s=float("inf"))
+
+
+def _dispatch_mode(args: argparse.Namespace) -> str:
+    """The `anthropic.dispatch` setting, so `list` and `why` judge Anthropic accounts as the gateway does."""
+    path = config.home_dir(args.home) / "config.toml"
+    try:
+        return config.load(path.parent).anthropic.dispatch if path.exists() else "off"
+    except config.SettingsError:
+        return "off"
 
 
 def _resolve(store: AccountStore, name: str) -> str:

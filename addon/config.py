@@ -39,6 +39,56 @@ class OAuthClient(BaseModel):
     client_secret: str = ""
 
 
+ANTHROPIC_BASE = "https://api.z.ai/api/anthropic"
+MCP_SERVERS = ("web_search_prime", "web_reader", "zai-mcp-server")
+DispatchMode = Literal["off", "exclusive", "pooled", "fallback"]
+
+
+def _http_url(v: str) -> str:
+    if not v.startswith(("http://", "https://")):
+        raise ValueError("must start with http:// or https://")
+    return v.rstrip("/")
+
+
+class AnthropicUpstream(BaseModel):
+    """`[anthropic]`: Anthropic-compatible accounts (kind `anthropic_key`, e.g. z.ai) and when they serve."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dispatch: DispatchMode = Field("off", description="off | exclusive (all Anthropic clients) | pooled (joins "
+                                   "the rotation) | fallback (when the Google pool cannot serve)")
+    base_url: str = Field(ANTHROPIC_BASE, description="for accounts without their own base_url")
+    model_mapping: dict[str, str] = Field(default_factory=dict, description="client model → upstream model; '*' wildcards")
+    opus: str = Field("glm-4.7", min_length=1, description="upstream model for other claude-*opus* names")
+    sonnet: str = Field("glm-4.7", min_length=1, description="for other claude names, and for non-Anthropic clients")
+    haiku: str = Field("glm-4.5-air", min_length=1, description="for other claude-*haiku* names")
+
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        return _http_url(v)
+
+
+class McpSettings(BaseModel):
+    """`[mcp]`: the MCP servers `/mcp/{server}/mcp` proxies to (off unless a URL is set)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    web_search_prime: str = Field("", description="e.g. https://api.z.ai/api/mcp/web_search_prime/mcp")
+    web_reader: str = Field("", description="e.g. https://api.z.ai/api/mcp/web_reader/mcp")
+    zai_mcp_server: str = Field("", description="URL of a zai-mcp-server endpoint (path /mcp/zai-mcp-server/mcp)")
+    account: str = Field("", description="id of the anthropic_key account whose key is sent (default: the first)")
+
+    @field_validator("web_search_prime", "web_reader", "zai_mcp_server")
+    @classmethod
+    def _urls(cls, v: str) -> str:
+        return _http_url(v) if v else v
+
+    def url(self, server: str) -> str:
+        """The configured URL for a server name as it appears in the path ("" when off)."""
+        return getattr(self, server.replace("-", "_"), "") if server in MCP_SERVERS else ""
+
+
 class Settings(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
@@ -72,6 +122,9 @@ class Settings(BaseModel):
     cloudcode_headers: dict[str, str] = Field(default_factory=dict, description="extra headers sent to Cloud Code")
     quota_refresh_s: float = Field(600.0, ge=0, description="refresh Cloud Code quotas this often (0: only after 429s)")
     onboard_poll_s: float = Field(2.0, gt=0, description="pause between polls of an onboarding operation")
+    anthropic: AnthropicUpstream = Field(default_factory=AnthropicUpstream,
+                                         description="Anthropic-compatible upstream accounts and dispatch mode")
+    mcp: McpSettings = Field(default_factory=McpSettings, description="MCP reverse proxy targets")
 
     @field_validator("api_key")
     @classmethod

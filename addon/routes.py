@@ -63,7 +63,7 @@ _add("POST", r"/v1/images/(generations|edits)", "images", O)
 _add("POST", r"/v1/audio/transcriptions", "audio", O)
 _add("POST", r"/v1/messages", "messages", A)
 _add("POST", r"/v1/messages/count_tokens", "count_tokens", A)
-_add("GET POST DELETE", r"/mcp/(?P<server>[^/]+)/mcp", "mcp", O, "MCP endpoints")
+_add("GET POST DELETE", r"/mcp/(?P<server>[^/]+)/mcp", "mcp", O)
 _add("POST", r"/internal/warmup", "warmup", O)
 
 _MISTAKES = [

@@ -15,11 +15,13 @@ from pathlib import Path
 from addon.config import GEMINI_API_BASE, Settings
 from addon.exchange import Services
 from addon.models import ModelMap
-from addon.pool.accounts import GOOGLE_OAUTH, Account, load_dir
+from addon.pool.accounts import ANTHROPIC_KEY, GOOGLE_OAUTH, Account, load_dir
 from addon.pool.scheduler import Pool
 from addon.pool.state import STATE_FILE, StateFile
 from addon.pool.store import AccountStore
 from addon.pool.tokens import TokenManager
+from addon.upstream import anthropic_dispatch
+from addon.upstream.anthropic_api import AnthropicProvider
 from addon.upstream.bridge import Bridge
 from addon.upstream.dispatcher import Dispatcher
 from addon.upstream.gemini_api import GeminiApiProvider
@@ -68,17 +70,21 @@ class Runtime:
                 accounts = [Account(f"demo-{i}", "gemini_api_key", key, f"demo-{i}")
                             for i, key in enumerate(DEMO_KEYS, 1)]
             provider = GeminiApiProvider(base_url)
+            anthropic = AnthropicProvider(self.settings.anthropic)
+            serves = anthropic_dispatch.serves(self.settings.anthropic.dispatch, serves_gemini_api)
             if self.demo:
-                pool = Pool(accounts, serves=serves_gemini_api)
+                pool = Pool(accounts, serves=serves)
             else:  # follows the account files, so `interlock accounts …` applies without a restart
                 pool = Pool(state=StateFile(self.home / STATE_FILE), source=AccountStore(self.home / "accounts"),
-                            serves=serves_gemini_api)
+                            serves=serves)
             store = None if self.demo else AccountStore(self.home / "accounts")
             tokens = token_manager(self.settings, pool, AccountStore(self.home / "accounts"), self.verify_tls)
             self.google = GoogleServices.build(self.settings, pool, store, tokens, verify_tls=self.verify_tls)
 
             def provider_for(account: Account):
-                """Google OAuth accounts speak Cloud Code; API keys the public Gemini API."""
+                """Google OAuth accounts speak Cloud Code; Anthropic keys Anthropic; Gemini keys the Gemini API."""
+                if account.kind == ANTHROPIC_KEY:
+                    return anthropic
                 return self.google.provider if account.kind == GOOGLE_OAUTH else provider
 
             dispatcher = Dispatcher(pool, provider_for, max_attempts=self.settings.max_attempts,
@@ -86,6 +92,7 @@ class Runtime:
                                     upstream_timeout_s=self.settings.upstream_timeout_s,
                                     verify_tls=self.verify_tls, tokens=tokens)
             dispatcher.on_fault = self.google.quotas.on_fault
+            dispatcher.scopes_for = anthropic_dispatch.scopes(self.settings.anthropic.dispatch)
             self.google.quotas.start()
             await self.bridge.start()
             self.services = Services(self.settings, ModelMap(self.settings.model_mapping), pool, dispatcher,
@@ -110,7 +117,7 @@ def serves_gemini_api(account: Account) -> str | None:
     Gemini API, Google OAuth accounts to Cloud Code."""
     if account.kind in ("gemini_api_key", GOOGLE_OAUTH):
         return None
-    return f"{account.kind} accounts are served by the Anthropic pass-through, not in this release"
+    return f"{account.kind} accounts serve only as the setting anthropic.dispatch says"
 
 
 def token_manager(settings: Settings, pool: Pool, store: AccountStore | None, verify_tls: bool = True) -> TokenManager:

@@ -4,7 +4,7 @@
 """
 
 from addon.endpoints import gemini, local
-from addon.endpoints import chat, media, responses, warmup
+from addon.endpoints import chat, mcp, media, responses, warmup
 from addon.endpoints import messages as anthropic_messages
 
 ENDPOINTS = {
@@ -28,4 +28,5 @@ ENDPOINTS = {
     "messages": anthropic_messages.messages,
     "count_tokens": anthropic_messages.count_tokens,
     "warmup": warmup.warmup,
+    "mcp": mcp.mcp,
 }

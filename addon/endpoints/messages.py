@@ -18,6 +18,7 @@ from addon.exchange import Answer, ClientRequest, Services
 from addon.pool.sessions import session_key
 from addon.protocols import anthropic_request, anthropic_stream, gemini
 from addon.protocols.signatures import CACHE, SignatureCache
+from addon.endpoints import anthropic_passthrough as passthrough
 from addon.endpoints.upstream_answer import collect, streamed, whole
 from addon.routes import Route
 from addon.upstream.provider import UpstreamCall
@@ -112,14 +113,24 @@ async def messages(svc: Services, req: ClientRequest, route: Route) -> Answer:
     doc = gemini.load_json_object(req.body)
     if is_warmup(doc):
         return _warmup_answer(doc)
+    mode = svc.settings.anthropic.dispatch
+    if mode == "exclusive":
+        try:
+            return await passthrough.messages(svc, req, doc)
+        except PoolExhausted as e:
+            raise _capacity(e, svc) from None
     mapped, hub = _translate(svc, doc, counting=False)
     body = gemini.sign_function_calls(hub.body, mapped)
+    relay = passthrough.attach(req, doc) if mode != "off" else None  # an Anthropic account may answer
     try:
         upstream = await svc.dispatcher.open_stream(UpstreamCall(mapped, "stream", body,
-                                                                 session=session_key(req.headers, doc)),
+                                                                 session=session_key(req.headers, doc),
+                                                                 passthrough=relay),
                                                     gone=req.gone)
     except PoolExhausted as e:
         raise _capacity(e, svc) from None
+    if passthrough.served_here(upstream):
+        return await passthrough.answer(svc, upstream, doc)
     message_id = "msg_" + secrets.token_hex(12)
     sink = _remember(CACHE, mapped)
     if hub.stream:
@@ -134,10 +145,15 @@ async def messages(svc: Services, req: ClientRequest, route: Route) -> Answer:
 
 async def count_tokens(svc: Services, req: ClientRequest, route: Route) -> Answer:
     doc = gemini.load_json_object(req.body)
+    mode = svc.settings.anthropic.dispatch
+    if mode == "exclusive":
+        return await passthrough.count_tokens(svc, req, doc)
     mapped, hub = _translate(svc, doc, counting=True)
     body = anthropic_request.count_tokens_body(hub.body, mapped)
+    relay = passthrough.attach(req, doc) if mode != "off" else None
     try:
-        result, account, attempts = await svc.dispatcher.unary(UpstreamCall(mapped, "countTokens", body),
+        result, account, attempts = await svc.dispatcher.unary(UpstreamCall(mapped, "countTokens", body,
+                                                                            passthrough=relay),
                                                                gone=req.gone)
     except (PoolExhausted, UpstreamError) as e:
         if isinstance(e, UpstreamError) and e.status < 500 and e.status not in (401, 403, 404, 429):

@@ -18,8 +18,10 @@ from .connection import Exchange, serve
 from .delivery import Pacing
 from .faults import FaultBook
 from .cloudcode import CloudCodeApi
+from .anthropic_mode import AnthropicApi
 from .gemini_api import JSON_TYPE, GeminiApi, google_headers
 from .log import LogRecord
+from .mcp import McpServers
 from .oauth import OAuthApi
 
 
@@ -41,7 +43,10 @@ class Simulator:
         self._pacing = Pacing(first_byte_ms=first_byte_ms, interval_ms=interval_ms)
         self.oauth = OAuthApi(self.log, clock)
         self.cloudcode = CloudCodeApi(self.faults, self.log, self._pacing, clock, self.oauth)
-        self._apis = [GeminiApi(self.faults, self.log, self._pacing, clock), self.cloudcode, self.oauth]
+        self.anthropic = AnthropicApi(self.faults, self.log, self._pacing, clock)
+        self.mcp = McpServers(self.log, clock)
+        self._apis = [GeminiApi(self.faults, self.log, self._pacing, clock), self.cloudcode, self.oauth,
+                      self.anthropic, self.mcp]
         self._server: asyncio.Server | None = None
         self._connections: set[asyncio.Task[None]] = set()
 
@@ -73,6 +78,8 @@ class Simulator:
         self.faults.reset()
         self.oauth.reset()
         self.cloudcode.reset()
+        self.anthropic.reset()
+        self.mcp.reset()
 
     async def serve_forever(self) -> None:
         assert self._server is not None

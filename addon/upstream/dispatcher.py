@@ -57,6 +57,11 @@ class UpstreamStream:
     usage: dict | None = None  # the latest usageMetadata seen (Gemini repeats running totals)
     error: Exception | None = None  # how the stream failed after its first event, if it did
 
+    @property
+    def headers(self) -> httpx.Headers:
+        """The upstream's response headers (a pass-through relays some of them)."""
+        return self._response.headers
+
     def _saw(self, event: dict) -> None:
         if isinstance(meta := event.get("usageMetadata"), dict):
             self.usage = meta
@@ -114,6 +119,14 @@ class _Slot:
             self.pool.release(self.account)
 
 
+Scope = Callable[[Account], bool]
+"""Which accounts an attempt loop may use (e.g. only `anthropic_key` ones)."""
+
+
+def everyone(call: UpstreamCall) -> list[Scope | None]:
+    return [None]
+
+
 class Dispatcher:
     def __init__(self, pool: Pool, provider_for: Callable[[Account], Provider], *, max_attempts: int = 3,
                  first_byte_timeout_s: float = 300.0, upstream_timeout_s: float = 600.0,
@@ -121,6 +134,7 @@ class Dispatcher:
         self.pool = pool
         self.tokens = tokens
         self.provider_for = provider_for
+        self.scopes_for: Callable[[UpstreamCall], list[Scope | None]] = everyone  # dispatch modes set it
         self.on_fault: Callable[[Account, str, UpstreamFault], None] | None = None  # e.g. refresh quotas after a 429
         self.max_attempts = max_attempts
         self.first_byte_timeout_s = first_byte_timeout_s
@@ -135,10 +149,12 @@ class Dispatcher:
         if self.tokens is not None:
             await self.tokens.aclose()
 
-    async def open_stream(self, call: UpstreamCall, *, gone: Callable[[], bool] = lambda: False) -> UpstreamStream:
+    async def open_stream(self, call: UpstreamCall, *, gone: Callable[[], bool] = lambda: False,
+                          scope: Scope | None = None) -> UpstreamStream:
         async def first_event(account: Account, provider: Provider, url: str, resp: httpx.Response,
                               attempts: list[AttemptRecord]) -> UpstreamStream:
-            decoder = provider.events()
+            events_for = getattr(provider, "events_for", None)  # a decoder that depends on the call
+            decoder = events_for(call) if events_for else provider.events()
             chunks = resp.aiter_bytes()
             first: list[dict] = []
             async for chunk in chunks:
@@ -155,12 +171,12 @@ class Dispatcher:
             return UpstreamStream(account, url, attempts, first, chunks, decoder, resp,
                                   deadline=time.monotonic() + self.upstream_timeout_s)
 
-        stream = await self._attempt_loop(call, first_event, stream=True, gone=gone)
+        stream = await self._scoped(call, first_event, stream=True, gone=gone, scope=scope)
         record.note_stream(stream)
         return stream
 
-    async def unary(self, call: UpstreamCall, *, gone: Callable[[], bool] = lambda: False
-                    ) -> tuple[dict, Account, list[AttemptRecord]]:
+    async def unary(self, call: UpstreamCall, *, gone: Callable[[], bool] = lambda: False,
+                    scope: Scope | None = None) -> tuple[dict, Account, list[AttemptRecord]]:
         async def body(account: Account, provider: Provider, url: str, resp: httpx.Response,
                        attempts: list[AttemptRecord]) -> tuple[dict, Account, list[AttemptRecord]]:
             data = await resp.aread()
@@ -171,11 +187,27 @@ class Dispatcher:
             unwrap = getattr(provider, "unwrap", None)  # Cloud Code wraps answers in an envelope
             return (unwrap(doc) if unwrap else doc), account, attempts
 
-        return await self._attempt_loop(call, body, stream=False, gone=gone)
+        return await self._scoped(call, body, stream=False, gone=gone, scope=scope)
+
+    async def _scoped[T](self, call: UpstreamCall, on_ok: Callable[..., Awaitable[T]], *, stream: bool,
+                         gone: Callable[[], bool], scope: Scope | None) -> T:
+        """One attempt loop per scope in turn (`scopes_for` decides them, unless the caller did): the
+        next is tried only when the previous could not serve at all."""
+        scopes = [scope] if scope is not None else self.scopes_for(call)
+        attempts: list[AttemptRecord] = []  # shared: the monitor shows the failed scope's attempts too
+        for i, only in enumerate(scopes):
+            try:
+                return await self._attempt_loop(call, on_ok, stream=stream, gone=gone, only=only, attempts=attempts)
+            except PoolExhausted:
+                if i == len(scopes) - 1 or gone():
+                    raise
+                why.note(f"{call.model}: no account in scope {i + 1} could serve; trying the next")
+        raise AssertionError("unreachable: at least one scope")
 
     async def _attempt_loop[T](self, call: UpstreamCall, on_ok: Callable[..., Awaitable[T]], *,
-                               stream: bool, gone: Callable[[], bool]) -> T:
-        attempts: list[AttemptRecord] = []
+                               stream: bool, gone: Callable[[], bool], only: Scope | None = None,
+                               attempts: list[AttemptRecord] | None = None) -> T:
+        attempts = [] if attempts is None else attempts
         record.note_attempts(call.model, attempts)
         tried: list[str] = []
         retry_same: Account | None = None
@@ -192,7 +224,12 @@ class Dispatcher:
                     verdicts = self.pool.explain(call.model, call.session, tried)
                     why.note(f"attempt {len(attempts) + 1} for {call.model}: "
                              + "; ".join(v.describe() for v in verdicts))
-                account = await self.pool.acquire(call.model, exclude=tried, session=call.session,
+                outside = [a.id for a in self.pool.accounts if only is not None and not only(a)]
+                if outside and not any(only(a) for a in self.pool.usable()):  # the next scope, without waiting
+                    wanted = getattr(only, "describes", "an account for this request")
+                    raise PoolExhausted(f"{call.model} needs {wanted}; none is configured and enabled",
+                                        attempts=attempts, rate_limited=False)
+                account = await self.pool.acquire(call.model, exclude=tried + outside, session=call.session,
                                                   wait_s=self.first_byte_timeout_s)
             retry_same = None
             if account is None:

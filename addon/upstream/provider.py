@@ -22,6 +22,7 @@ class UpstreamCall:
     action: Action
     body: dict
     session: str | None = None
+    passthrough: object | None = None  # an Anthropic client's own request, for providers that speak Anthropic
 
 
 @dataclass
