@@ -41,3 +41,13 @@ def start_gateway(tmp_path):
 def gateway(start_gateway) -> RunningGateway:
     """A gateway with auth off (the default on loopback) and two healthy API-key accounts."""
     return start_gateway()
+
+
+@pytest.fixture(scope="module")
+def zai():
+    """An Anthropic-compatible upstream (the simulator's Anthropic mode and MCP servers) in its own thread."""
+    from upstreams import SimThread
+
+    sim = SimThread().start()
+    yield sim
+    sim.stop()

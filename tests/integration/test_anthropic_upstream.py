@@ -12,19 +12,12 @@ import openai
 import pytest
 
 from harness import API_KEY, RunningGateway, write_home
-from upstreams import SimThread, add_anthropic_accounts
+from upstreams import add_anthropic_accounts
 
 CLIENT_MODEL = "claude-sonnet-4-5"
 UPSTREAM_MODEL = "glm-4.7"  # the default for sonnet names
 WEATHER = {"name": "get_weather", "description": "Weather for a city",
            "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}
-
-
-@pytest.fixture(scope="module")
-def zai():
-    sim = SimThread().start()
-    yield sim
-    sim.stop()
 
 
 @pytest.fixture

@@ -9,14 +9,7 @@ from mcp import ClientSession
 from mcp.client.streamable_http import streamablehttp_client
 
 from harness import API_KEY, RunningGateway, write_home
-from upstreams import SimThread, add_anthropic_accounts
-
-
-@pytest.fixture(scope="module")
-def zai():
-    sim = SimThread().start()
-    yield sim
-    sim.stop()
+from upstreams import add_anthropic_accounts
 
 
 @pytest.fixture

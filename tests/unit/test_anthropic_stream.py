@@ -5,7 +5,6 @@ input split at every byte; every event checked against the anthropic SDK's own t
 """
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -13,8 +12,8 @@ from anthropic.types import ErrorResponse, Message, RawMessageStreamEvent
 from pydantic import TypeAdapter
 
 from addon.protocols import anthropic_stream
-from addon.protocols.sse import SSEDecoder
 from addon.upstream.gemini_api import GeminiEvents
+from goldens import Golden, parse_sse
 
 UPSTREAM = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "upstream"
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "anthropic"
@@ -47,16 +46,7 @@ def translate(events: list[dict], sink=None) -> bytes:
     return b"".join(w.feed(e) for e in events) + w.close()
 
 
-def parse_sse(raw: bytes) -> list[tuple[str | None, dict]]:
-    d = SSEDecoder()
-    return [(e.event, json.loads(e.data)) for e in d.feed(raw) + d.close()]
-
-
-def check_golden(name: str, produced: bytes) -> None:
-    path = GOLDEN / name
-    if os.environ.get("INTERLOCK_REGOLD"):
-        path.write_bytes(produced)
-    assert produced == path.read_bytes()
+check_golden = Golden(GOLDEN).check
 
 
 def test_every_stream_fixture_is_covered():

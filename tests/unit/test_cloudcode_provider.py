@@ -7,7 +7,6 @@ builds, and its base-URL fallback against the simulator over real sockets.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import httpx
@@ -17,6 +16,7 @@ from addon.pool.accounts import Account
 from addon.protocols import anthropic_stream, gemini, openai_stream
 from addon.upstream.cloudcode import CloudCode, CloudCodeApi, CloudCodeError, CloudCodeEvents, CloudCodeSettings
 from addon.upstream.provider import UpstreamCall, send_with_fallback
+from goldens import Golden
 
 UPSTREAM = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "upstream"
 GOLDEN = Path(__file__).resolve().parents[1] / "golden"
@@ -49,11 +49,7 @@ def renderings(events: list[dict]) -> dict[str, bytes]:
     return out
 
 
-def check_golden(name: str, produced: bytes) -> None:
-    path = GOLDEN / name
-    if os.environ.get("INTERLOCK_REGOLD"):
-        path.write_bytes(produced)
-    assert produced == path.read_bytes(), name
+check_golden = Golden(GOLDEN).check
 
 
 def test_every_cloudcode_fixture_is_covered():

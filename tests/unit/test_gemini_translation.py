@@ -4,13 +4,13 @@ exactly, with the input split at every byte boundary. `INTERLOCK_REGOLD=1` rewri
 """
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 
 from addon.protocols import gemini
 from addon.upstream.gemini_api import GeminiEvents
+from goldens import Golden
 
 UPSTREAM = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "upstream"
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "gemini"
@@ -31,11 +31,7 @@ def translate(events: list[dict], sse: bool) -> bytes:
     return b"".join(w.feed(e) for e in events) + w.close()
 
 
-def check_golden(name: str, produced: bytes) -> None:
-    path = GOLDEN / name
-    if os.environ.get("INTERLOCK_REGOLD"):
-        path.write_bytes(produced)
-    assert produced == path.read_bytes()
+check_golden = Golden(GOLDEN).check
 
 
 @pytest.mark.parametrize("name", STREAMS)

@@ -8,7 +8,6 @@ translate, become the stored hub requests. `INTERLOCK_REGOLD=1` rewrites the gol
 """
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -18,6 +17,7 @@ from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from addon.errors import ClientError
 from addon.protocols import openai_chat, openai_stream
 from addon.upstream.gemini_api import GeminiEvents
+from goldens import Golden
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures"
 UPSTREAM = SHARED / "upstream"
@@ -52,11 +52,7 @@ def payloads(sse: bytes) -> list[str]:
     return [f[6:] for f in frames[:-2]]
 
 
-def check_golden(name: str, produced: bytes) -> None:
-    path = GOLDEN / name
-    if os.environ.get("INTERLOCK_REGOLD"):
-        path.write_bytes(produced)
-    assert produced == path.read_bytes()
+check_golden = Golden(GOLDEN).check
 
 
 def pretty(doc: object) -> bytes:

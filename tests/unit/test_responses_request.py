@@ -5,7 +5,6 @@ request using every feature we translate. Plus the refusals, thought signatures 
 """
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -14,6 +13,7 @@ from addon.conversations import ResponseStore
 from addon.errors import ClientError
 from addon.protocols import openai_responses, responses_stream
 from addon.protocols.openai_responses import Prior
+from goldens import Golden
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures"
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "responses"
@@ -32,11 +32,7 @@ def codex_requests() -> dict[str, dict]:
 
 
 def check_golden(name: str, doc: object) -> None:
-    produced = json.dumps(doc, indent=2, ensure_ascii=False).encode() + b"\n"
-    path = GOLDEN / name
-    if os.environ.get("INTERLOCK_REGOLD"):
-        path.write_bytes(produced)
-    assert produced == path.read_bytes()
+    Golden(GOLDEN).check(name, json.dumps(doc, indent=2, ensure_ascii=False).encode() + b"\n")
 
 
 RICH = {

@@ -5,7 +5,6 @@ against the openai SDK's own types. `INTERLOCK_REGOLD=1` rewrites the goldens.
 """
 
 import json
-import os
 import typing
 from pathlib import Path
 
@@ -14,8 +13,8 @@ from openai.types.responses import Response, ResponseStreamEvent
 
 from addon.protocols import responses_stream
 from addon.protocols.openai_responses import ToolNames
-from addon.protocols.sse import SSEDecoder
 from addon.upstream.gemini_api import GeminiEvents
+from goldens import Golden, parse_sse
 
 UPSTREAM = Path(__file__).resolve().parents[2].parent / "shared" / "fixtures" / "upstream"
 GOLDEN = Path(__file__).resolve().parents[1] / "golden" / "responses"
@@ -50,16 +49,7 @@ def translate(events: list[dict], **kw) -> bytes:
     return b"".join(w.feed(e) for e in events) + w.close()
 
 
-def parse_sse(raw: bytes) -> list[tuple[str | None, dict]]:
-    d = SSEDecoder()
-    return [(e.event, json.loads(e.data)) for e in d.feed(raw) + d.close()]
-
-
-def check_golden(name: str, produced: bytes) -> None:
-    path = GOLDEN / name
-    if os.environ.get("INTERLOCK_REGOLD"):
-        path.write_bytes(produced)
-    assert produced == path.read_bytes()
+check_golden = Golden(GOLDEN).check
 
 
 def test_every_stream_fixture_is_covered():
